@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian packages stagebridge needs, if missing.
+#   scripts/install-deps.sh          build and run (embedded SQLite default)
+#   scripts/install-deps.sh --test   also what the test suite needs (PostgreSQL 15, linters)
+# Uses apt-get (with sudo when not root). Nothing is downloaded from anywhere else.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build ccache pkg-config
+  libboost1.81-dev libpugixml-dev libpq-dev libsqlite3-dev libsodium-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev duktape-dev sqlite3)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15
+    clang-format clang-tidy python3 util-linux)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

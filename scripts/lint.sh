@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# lint.sh — clang-format check (--format), clang-tidy (--tidy), or both (no argument).
+# clang-tidy needs a configured build dir with compile_commands.json (build/ or build-asan/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+mapfile -t files < <(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h')
+if [[ $mode == all || $mode == --format ]]; then
+  clang-format --dry-run -Werror "${files[@]}"
+  echo "lint: clang-format clean (${#files[@]} files)"
+fi
+if [[ $mode == all || $mode == --tidy ]]; then
+  db=build
+  [[ -f $db/compile_commands.json ]] || db=build-asan
+  mapfile -t sources < <(git ls-files 'src/*.cc')
+  clang-tidy -p "$db" --quiet "${sources[@]}"
+  echo "lint: clang-tidy clean (${#sources[@]} files)"
+fi

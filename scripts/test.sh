@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh — the README's second command (and CI's): installs what is missing,
+# checks formatting, builds with AddressSanitizer + UndefinedBehaviorSanitizer and
+# runs the whole suite (unit, integration on SQLite and on a throwaway
+# PostgreSQL 15 cluster) with ctest. Fails if any PostgreSQL test did not run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+
+scripts/lint.sh --format
+
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+log=$(mktemp)
+set +e
+scripts/with-postgres.sh ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# A suite that silently skipped PostgreSQL is a failing suite.
+pg_passed=$(grep -cE 'Test +#[0-9]+: .*/postgres .*Passed' "$log" || true)
+rm -f "$log"
+if [[ $status -eq 0 && $pg_passed -eq 0 ]]; then
+  echo "test.sh: no PostgreSQL test passed: the PostgreSQL suite did not run" >&2
+  exit 1
+fi
+echo "test.sh: $pg_passed PostgreSQL test(s) passed"
+exit "$status"

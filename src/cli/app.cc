@@ -1,0 +1,101 @@
+// app.cc — CLI11 wiring of the subcommands and the layered configuration.
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+
+namespace stagebridge::cli {
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "stagebridge — the API staging mechanism of a two-database marketing platform: SOAP Ingest/IngestExt "
+      "into a local staging database, merged into the cloud database by technical workflows.",
+      "stagebridge"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global settings may also follow the subcommand
+  app.set_version_flag("--version", "stagebridge 0.1.0");
+
+  std::string config_path;
+  app.add_option("-c,--config", config_path, "TOML configuration file (env STAGEBRIDGE_CONFIG)")
+      ->check(CLI::ExistingFile);
+  std::map<std::string, std::string> flag_values;
+  std::map<std::string, CLI::Option*> flag_options;
+  for (const KeyDef& def : ConfigKeys()) {
+    std::string help = fmt::format("{} [{}; env {}]", def.help, def.default_value.empty() ? "none" : def.default_value,
+                                   EnvName(def.key));
+    flag_options[def.key] = app.add_option(FlagName(def.key), flag_values[def.key], help)->group("Settings");
+  }
+
+  CLI::App* serve = app.add_subcommand("serve", "run the SOAP server and the workflow scheduler");
+
+  CLI::App* schema = app.add_subcommand("schema", "schemas: apply them to the databases, show, list");
+  schema->require_subcommand(1);
+  SchemaApplyOptions apply_options;
+  CLI::App* apply = schema->add_subcommand(
+      "apply", "update database structure: create or alter cloud tables (cloud db) and staging tables (local db)");
+  apply->add_option("--schemas", apply_options.schemas_dir, "directory of *.xml schemas (default: schemas_dir)");
+  apply->add_flag("--force", apply_options.force,
+                  "drop staging tables of schemas no longer staged even when they hold unmerged rows");
+  apply->add_flag("--dry-run", apply_options.dry_run, "report what would change, change nothing");
+
+  std::string show_id;
+  std::string show_dir;
+  bool show_internal = false;
+  CLI::App* show = schema->add_subcommand("show", "print a compiled schema (and its derived staging schema) as XML");
+  show->add_option("id", show_id, "schema id, e.g. dem:sampleTable or dem:sampleTableStg")->required();
+  show->add_option("--schemas", show_dir, "directory of *.xml schemas (default: schemas_dir)");
+  show->add_flag("--internal", show_internal, "also show the sync's internal bookkeeping attributes");
+
+  std::string list_dir;
+  CLI::App* list = schema->add_subcommand("list", "list every schema with its table and database");
+  list->add_option("--schemas", list_dir, "directory of *.xml schemas (default: schemas_dir)");
+
+  CLI::App* config_cmd = app.add_subcommand("config", "configuration");
+  config_cmd->require_subcommand(1);
+  CLI::App* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value comes from");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForVersion& e) {
+    app.exit(e);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  std::map<std::string, std::string> env = ProcessEnvironment();
+  if (config_path.empty()) {
+    if (auto it = env.find("STAGEBRIDGE_CONFIG"); it != env.end()) config_path = it->second;
+  }
+  std::map<std::string, std::string> given;
+  for (const auto& [key, option] : flag_options) {
+    if (option->count() > 0) given[key] = flag_values[key];
+  }
+  Result<Config> config = LoadConfig(config_path, given, env);
+  if (!config.ok()) {
+    std::cerr << "stagebridge: " << config.status().message() << "\n";
+    return kExitUsage;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->Get("log_level")));
+
+  if (serve->parsed()) return CmdServe(*config);
+  if (apply->parsed()) return CmdSchemaApply(*config, apply_options);
+  if (show->parsed()) return CmdSchemaShow(*config, show_dir, show_id, show_internal);
+  if (list->parsed()) return CmdSchemaList(*config, list_dir);
+  if (config_show->parsed()) return CmdConfigShow(*config);
+  return kExitUsage;
+}
+
+}  // namespace stagebridge::cli

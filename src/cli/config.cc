@@ -1,0 +1,198 @@
+// config.cc — configuration layering (defaults < file < env < flags) and validation.
+#include "cli/config.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <toml.hpp>
+
+#include "http/server.h"
+#include "store/database.h"
+
+extern char** environ;
+
+namespace stagebridge::cli {
+
+const std::vector<KeyDef>& ConfigKeys() {
+  static const std::vector<KeyDef> kKeys = {
+      {"local_db", "sqlite:data/local.db", "local staging database URL (sqlite:PATH or postgresql://…)"},
+      {"cloud_db", "sqlite:data/cloud.db", "cloud database URL, where the customer tables live"},
+      {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks a free one)"},
+      {"schemas_dir", "", "directory of *.xml srcSchema files loaded with the built-in schemas"},
+      {"threads", "0", "HTTP I/O threads (0 = one per core)"},
+      {"max_body_bytes", "33554432", "largest accepted request body; larger gets HTTP 413"},
+      {"instance_name", "stagebridge", "instance name shown by /r/test and Logon"},
+      {"log_level", "info", "trace, debug, info, warn, error"},
+      {"replicate_schedule", "every 1h", "schedule of ffdaReplicateStagingData (staging → cloud merge)"},
+      {"unsubscribe_schedule", "every 1h", "schedule of ffdaUnsubscribe (subscription processing)"},
+      {"cleanup_schedule", "daily 04:00", "schedule of cleanup (expired sessions, old run logs)"},
+  };
+  return kKeys;
+}
+
+std::string EnvName(std::string_view key) {
+  std::string out = "STAGEBRIDGE_";
+  for (char c : key) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
+
+std::string FlagName(std::string_view key) {
+  std::string out = "--";
+  for (char c : key) out.push_back(c == '_' ? '-' : c);
+  return out;
+}
+
+const std::string& Config::Get(const std::string& key) const {
+  static const std::string kEmpty;
+  auto it = values.find(key);
+  return it == values.end() ? kEmpty : it->second;
+}
+
+int Config::GetInt(const std::string& key) const { return std::stoi(Get(key)); }
+
+namespace {
+
+bool IsKnownKey(std::string_view key) {
+  for (const KeyDef& def : ConfigKeys()) {
+    if (def.key == key) return true;
+  }
+  return false;
+}
+
+Status ReadFile(const std::string& path, Config& config) {
+  toml::value root;
+  try {
+    root = toml::parse(path);
+  } catch (const std::exception& e) {
+    // toml11 messages name the file, the line and what is wrong.
+    return Status::InvalidArgument(fmt::format("config file {}: {}", path, e.what()));
+  }
+  if (!root.is_table()) return Status::InvalidArgument(fmt::format("config file {}: not a TOML table", path));
+  for (const auto& [key, value] : root.as_table()) {
+    if (!IsKnownKey(key)) {
+      return Status::InvalidArgument(fmt::format("config file {}: unknown key '{}'", path, key));
+    }
+    std::string text;
+    if (value.is_string()) {
+      text = value.as_string().str;
+    } else if (value.is_integer()) {
+      text = std::to_string(value.as_integer());
+    } else if (value.is_boolean()) {
+      text = value.as_boolean() ? "true" : "false";
+    } else {
+      return Status::InvalidArgument(
+          fmt::format("config file {}: key '{}' must be a string, an integer or a boolean", path, key));
+    }
+    config.values[key] = text;
+    config.origins[key] = "file " + path;
+  }
+  return Status::Ok();
+}
+
+Status ValidateUnsigned(const Config& config, const std::string& key, long long min, long long max) {
+  const std::string& v = config.Get(key);
+  long long n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < min || n > max) {
+    return Status::InvalidArgument(
+        fmt::format("{} ({}): '{}' is not a number between {} and {}", key, config.origins.at(key), v, min, max));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& config_path, const std::map<std::string, std::string>& flags,
+                          const std::map<std::string, std::string>& env) {
+  Config config;
+  for (const KeyDef& def : ConfigKeys()) {
+    config.values[def.key] = def.default_value;
+    config.origins[def.key] = "default";
+  }
+  if (!config_path.empty()) SB_RETURN_IF_ERROR(ReadFile(config_path, config));
+  for (const KeyDef& def : ConfigKeys()) {
+    auto it = env.find(EnvName(def.key));
+    if (it != env.end()) {
+      config.values[def.key] = it->second;
+      config.origins[def.key] = "env " + EnvName(def.key);
+    }
+  }
+  for (const auto& [key, value] : flags) {
+    if (!IsKnownKey(key)) return Status::InvalidArgument(fmt::format("unknown setting '{}'", key));
+    config.values[key] = value;
+    config.origins[key] = "flag " + FlagName(key);
+  }
+  SB_RETURN_IF_ERROR(Validate(config));
+  return config;
+}
+
+Status ValidateSchedule(std::string_view key, std::string_view value) {
+  auto bad = [&] {
+    return Status::InvalidArgument(fmt::format(
+        "{}: '{}' is not a schedule (use \"every 30s\", \"every 5m\", \"every 1h\", \"every 1d\", \"hourly\", "
+        "\"daily HH:MM\" or \"off\")",
+        key, value));
+  };
+  if (value == "off" || value == "hourly") return Status::Ok();
+  if (value.starts_with("every ")) {
+    std::string_view rest = value.substr(6);
+    if (rest.size() < 2) return bad();
+    char unit = rest.back();
+    std::string_view digits = rest.substr(0, rest.size() - 1);
+    unsigned n = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec != std::errc() || p != digits.data() + digits.size() || n == 0) return bad();
+    if (unit != 's' && unit != 'm' && unit != 'h' && unit != 'd') return bad();
+    return Status::Ok();
+  }
+  if (value.starts_with("daily ")) {
+    std::string_view hm = value.substr(6);
+    if (hm.size() != 5 || hm[2] != ':' || !std::isdigit(static_cast<unsigned char>(hm[0])) ||
+        !std::isdigit(static_cast<unsigned char>(hm[1])) || !std::isdigit(static_cast<unsigned char>(hm[3])) ||
+        !std::isdigit(static_cast<unsigned char>(hm[4]))) {
+      return bad();
+    }
+    int h = (hm[0] - '0') * 10 + (hm[1] - '0');
+    int m = (hm[3] - '0') * 10 + (hm[4] - '0');
+    if (h > 23 || m > 59) return bad();
+    return Status::Ok();
+  }
+  return bad();
+}
+
+Status Validate(const Config& config) {
+  for (const char* key : {"local_db", "cloud_db"}) {
+    Result<store::DatabaseUrl> url = store::ParseDatabaseUrl(config.Get(key));
+    if (!url.ok()) return url.status().WithContext(fmt::format("{} ({})", key, config.origins.at(key)));
+  }
+  if (auto listen = http::ParseListen(config.Get("listen")); !listen.ok()) {
+    return listen.status().WithContext(fmt::format("listen ({})", config.origins.at("listen")));
+  }
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "threads", 0, 1024));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
+  const std::string& level = config.Get("log_level");
+  if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {
+    return Status::InvalidArgument(fmt::format("log_level ({}): '{}' is not one of trace, debug, info, warn, error",
+                                               config.origins.at("log_level"), level));
+  }
+  for (const char* key : {"replicate_schedule", "unsubscribe_schedule", "cleanup_schedule"}) {
+    SB_RETURN_IF_ERROR(ValidateSchedule(key, config.Get(key)).WithContext(config.origins.at(key)));
+  }
+  return Status::Ok();
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (!entry.starts_with("STAGEBRIDGE_")) continue;
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return out;
+}
+
+}  // namespace stagebridge::cli

@@ -1,0 +1,22 @@
+// table_specs.h — the SQL tables a compiled schema needs, as dialect-neutral
+// store::TableSpecs, and where each one lives (cloud or local database).
+//
+// Thread-safety: stateless.
+#pragma once
+
+#include "schema/model.h"
+#include "store/table_spec.h"
+
+namespace stagebridge::schema {
+
+enum class Placement { kCloud, kLocal };
+
+// Cloud schemas live in the cloud database; staging and local schemas in the local one.
+Placement PlacementOf(const Schema& schema);
+
+// The table of `schema`: every attribute a column; the primary key (cloud and
+// local tables) or a unique index on it (staging tables); a unique index per
+// declared key; staging tables also index lastModified and (stgRun, stgSeq).
+store::TableSpec TableSpecFor(const Schema& schema);
+
+}  // namespace stagebridge::schema

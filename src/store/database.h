@@ -1,0 +1,135 @@
+// database.h — the one seam between stagebridge and a SQL database.
+//
+// A Database is one connection to one database (PostgreSQL through libpq, or an
+// SQLite file), opened by OpenDatabase() from a URL:
+//   sqlite:data/local.db   sqlite:/abs/path.db   sqlite::memory:
+//   postgresql://user:password@host:port/dbname   (also postgres://, and ?host=/socket/dir)
+//
+// SQL text passed in uses PostgreSQL-style positional placeholders $1, $2, … in
+// both dialects (the SQLite driver maps them). Values are always bound. SQL that
+// differs between dialects is produced by the Dialect (dialect.h), which lives in
+// this module and nowhere else.
+//
+// Thread-safety: a Database is NOT thread-safe; use one per thread (or guard it).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "store/value.h"
+
+namespace stagebridge::store {
+
+enum class DialectKind { kPostgres, kSqlite };
+
+// Parsed database URL.
+struct DatabaseUrl {
+  DialectKind kind = DialectKind::kSqlite;
+  std::string target;  // SQLite: file path or ":memory:"; PostgreSQL: libpq conninfo URI
+  std::string redacted;  // the URL with any password replaced by "***", for logs
+};
+
+// Parses a URL; an unknown scheme or an empty path is InvalidArgument.
+Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
+
+// What the catalog says about one column of an existing table.
+struct ColumnInfo {
+  std::string name;      // as stored in the catalog (PostgreSQL: lower-case)
+  std::string type;      // normalised upper-case SQL type, e.g. "VARCHAR(255)", "BIGINT"
+  bool not_null = false;
+};
+
+// What the catalog says about one index of an existing table.
+struct IndexInfo {
+  std::string name;                  // as stored in the catalog
+  bool unique = false;
+  std::vector<std::string> columns;  // in index order, as stored in the catalog
+};
+
+// Receives rows of a streaming read one at a time; return false to stop early.
+using RowCallback = std::function<bool(const Row& row)>;
+
+// Produces the rows of a bulk load one at a time; returns false when exhausted.
+using RowSource = std::function<bool(Row& row)>;
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  virtual DialectKind kind() const = 0;
+
+  // Runs one statement with bound parameters; returns the number of rows it
+  // changed (0 for DDL).
+  virtual Result<std::int64_t> Execute(std::string_view sql, const Params& params = {}) = 0;
+
+  // Runs several statements separated by ';' with no parameters (DDL scripts).
+  virtual Status ExecuteScript(std::string_view sql) = 0;
+
+  // Runs a query and returns all its rows. For small results only.
+  virtual Result<std::vector<Row>> Query(std::string_view sql, const Params& params = {}) = 0;
+
+  // Runs a query and hands rows to `on_row` one at a time without holding the
+  // result in memory (PostgreSQL single-row mode, SQLite stepping).
+  virtual Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) = 0;
+
+  // Transactions. Begin() while a transaction is open is FailedPrecondition.
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+  virtual bool in_transaction() const = 0;
+
+  // Appends rows to `table` (columns in the given order) as fast as the driver
+  // can: COPY FROM STDIN on PostgreSQL, a prepared multi-row INSERT on SQLite.
+  // `table` and `columns` must be validated identifiers (they are not quoted).
+  // Returns the number of rows loaded. Runs inside the caller's transaction if
+  // one is open.
+  virtual Result<std::int64_t> BulkInsert(std::string_view table, const std::vector<std::string>& columns,
+                                          const RowSource& next_row) = 0;
+
+  // Catalog. Table and column names compare case-insensitively.
+  virtual Result<bool> TableExists(std::string_view table) = 0;
+  virtual Result<std::vector<ColumnInfo>> ListColumns(std::string_view table) = 0;
+  virtual Result<std::vector<IndexInfo>> ListIndexes(std::string_view table) = 0;
+
+ protected:
+  Database() = default;
+};
+
+// Opens a connection. SQLite files are opened in WAL mode with foreign keys on
+// and a busy timeout; the parent directory of the file is created if missing.
+// PostgreSQL connections fail with Unavailable when the server cannot be reached.
+Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url);
+
+// RAII transaction: rolls back on destruction unless Commit() was called.
+class Transaction {
+ public:
+  explicit Transaction(Database& db) : db_(db) {}
+  ~Transaction() {
+    if (active_) (void)db_.Rollback();
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  Status Begin() {
+    SB_RETURN_IF_ERROR(db_.Begin());
+    active_ = true;
+    return Status::Ok();
+  }
+  Status Commit() {
+    active_ = false;
+    return db_.Commit();
+  }
+
+ private:
+  Database& db_;
+  bool active_ = false;
+};
+
+}  // namespace stagebridge::store

@@ -1,0 +1,84 @@
+#include "xml/document.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace stagebridge::xml {
+namespace {
+
+TEST(ParseXmlTest, ParsesPlainDocument) {
+  auto doc = ParseXml("<a x='1'><b/></a>", "test");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_STREQ((*doc)->document_element().name(), "a");
+  EXPECT_EQ(Attr((*doc)->document_element(), "x"), "1");
+}
+
+TEST(ParseXmlTest, RefusesDoctypeAndEntities) {
+  auto doc = ParseXml("<?xml version='1.0'?><!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>", "body");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_NE(doc.status().message().find("DOCTYPE"), std::string::npos);
+  EXPECT_EQ(doc.status().message().substr(0, 5), "body:");
+  EXPECT_FALSE(ParseXml("<!doctype a SYSTEM 'file:///etc/passwd'><a/>", "b").ok());
+}
+
+TEST(ParseXmlTest, RefusesMalformedWithOffset) {
+  auto doc = ParseXml("<a><b></a>", "f.xml");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_NE(doc.status().message().find("f.xml: malformed XML at offset"), std::string::npos);
+}
+
+TEST(ParseXmlTest, RefusesDepthBomb) {
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "<a>";
+  for (int i = 0; i < 100; ++i) text += "</a>";
+  auto doc = ParseXml(text, "x");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_NE(doc.status().message().find("nested deeper than 64"), std::string::npos);
+}
+
+TEST(ParseXmlTest, RefusesAttributeBomb) {
+  std::string text = "<a";
+  for (int i = 0; i < 300; ++i) text += " a" + std::to_string(i) + "='1'";
+  text += "/>";
+  auto doc = ParseXml(text, "x");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_NE(doc.status().message().find("more than 256 attributes"), std::string::npos);
+}
+
+TEST(ParseXmlTest, RefusesInvalidUtf8ButConvertsLatin1) {
+  EXPECT_FALSE(ParseXml("<a x='\xff'/>", "x").ok());
+  auto doc = ParseXml("<?xml version='1.0' encoding='ISO-8859-1'?><a x='caf\xe9'/>", "x");
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ(Attr((*doc)->document_element(), "x"), "caf\xc3\xa9");
+}
+
+TEST(Utf8Test, RejectsOverlongAndSurrogates) {
+  EXPECT_TRUE(IsValidUtf8("h\xc3\xa9llo \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // truncated
+}
+
+TEST(NamesTest, LocalNameAndPrefix) {
+  EXPECT_EQ(LocalName("urn:Ingest"), "Ingest");
+  EXPECT_EQ(LocalName("Ingest"), "Ingest");
+  EXPECT_EQ(Prefix("soapenv:Body"), "soapenv");
+  EXPECT_EQ(Prefix("Body"), "");
+}
+
+TEST(EscapeTest, EscapesMarkup) {
+  EXPECT_EQ(Escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c'");
+  EXPECT_EQ(Escape("it's", '\''), "it&apos;s");
+}
+
+TEST(ParseBoolTest, PlatformBooleans) {
+  EXPECT_EQ(ParseBool("true"), true);
+  EXPECT_EQ(ParseBool("1"), true);
+  EXPECT_EQ(ParseBool("0"), false);
+  EXPECT_EQ(ParseBool("yes"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace stagebridge::xml
