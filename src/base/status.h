@@ -93,16 +93,16 @@ class [[nodiscard]] Result {
 }  // namespace stagebridge
 
 // Propagates a non-ok Status out of the current function.
-#define SB_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::stagebridge::Status sb_status_ = (expr); \
-    if (!sb_status_.ok()) return sb_status_;  \
-  } while (false)
-
 #define SB_CONCAT_INNER(a, b) a##b
 #define SB_CONCAT(a, b) SB_CONCAT_INNER(a, b)
+#define SB_RETURN_IF_ERROR(expr) SB_RETURN_IF_ERROR_IMPL(SB_CONCAT(sb_status_, __COUNTER__), expr)
+#define SB_RETURN_IF_ERROR_IMPL(tmp, expr) \
+  do {                                     \
+    ::stagebridge::Status tmp = (expr);    \
+    if (!tmp.ok()) return tmp;             \
+  } while (false)
 // SB_ASSIGN_OR_RETURN(auto x, Call()) — binds the value or returns the error.
-#define SB_ASSIGN_OR_RETURN(lhs, expr) SB_ASSIGN_OR_RETURN_IMPL(SB_CONCAT(sb_result_, __LINE__), lhs, expr)
+#define SB_ASSIGN_OR_RETURN(lhs, expr) SB_ASSIGN_OR_RETURN_IMPL(SB_CONCAT(sb_result_, __COUNTER__), lhs, expr)
 #define SB_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

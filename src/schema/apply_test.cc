@@ -11,8 +11,10 @@
 namespace stagebridge::schema {
 namespace {
 
-using testing::Backend;
-using testing::TestDatabase;
+using test::AllBackends;
+using test::Backend;
+using test::BackendParamName;
+using test::TestDatabase;
 
 const char* kSampleV1 = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" autopk="true" autouuid="true" autoStg="true" dataSource="nms:extAccount:ffda">
@@ -45,12 +47,11 @@ class ApplyTest : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     local_ = std::make_unique<TestDatabase>(GetParam());
     cloud_ = std::make_unique<TestDatabase>(GetParam());
-    auto l = store::OpenDatabase(local_->url());
-    ASSERT_TRUE(l.ok()) << l.status().ToString();
-    local_db_ = std::move(l).value();
-    auto c = store::OpenDatabase(cloud_->url());
-    ASSERT_TRUE(c.ok()) << c.status().ToString();
-    cloud_db_ = std::move(c).value();
+    ASSERT_TRUE(local_->ok() && cloud_->ok());
+    local_db_ = local_->Open();
+    cloud_db_ = cloud_->Open();
+    ASSERT_NE(local_db_, nullptr);
+    ASSERT_NE(cloud_db_, nullptr);
   }
 
   Result<ApplyReport> Apply(const char* sample, ApplyOptions options = {}) {
@@ -258,8 +259,7 @@ TEST_P(ApplyTest, DryRunChangesNothing) {
   EXPECT_FALSE(*local_db_->TableExists("DemSampleTableStg"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ApplyTest, ::testing::ValuesIn(testing::AllBackends()),
-                         testing::BackendParamName());
+INSTANTIATE_TEST_SUITE_P(Backends, ApplyTest, ::testing::ValuesIn(AllBackends()), BackendParamName());
 
 }  // namespace
 }  // namespace stagebridge::schema

@@ -1,0 +1,493 @@
+// store_test.cc — the Database contract, run against SQLite and PostgreSQL alike.
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "store/database.h"
+#include "store/sqlite_database.h"
+#include "support/test_databases.h"
+
+namespace stagebridge::store {
+namespace {
+
+using test::AllBackends;
+using test::Backend;
+using test::BackendParamName;
+using test::TestDatabase;
+
+// Awkward text: quotes, SQL, backslashes, COPY's separators, non-ASCII.
+const std::vector<std::string> kAwkwardStrings = {
+    "",
+    "plain",
+    "O'Brien; drop table x",
+    "double \"quotes\" and 'single' ''",
+    "back\\slash \\N \\t \\\\",
+    "tab\there",
+    "new\nline",
+    "carriage\rreturn\r\n",
+    "\\.",
+    "$1 ?1 :name",
+    "unicode: żółć 日本語 🙂",
+    std::string(5000, 'x'),
+};
+
+class StoreTest : public testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    tdb_ = std::make_unique<TestDatabase>(GetParam());
+    ASSERT_TRUE(tdb_->ok());
+    db_ = tdb_->Open();
+    ASSERT_NE(db_, nullptr);
+  }
+
+  void Exec(const std::string& sql, const Params& params = {}) {
+    Result<std::int64_t> r = db_->Execute(sql, params);
+    ASSERT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+  }
+
+  std::vector<Row> Rows(const std::string& sql, const Params& params = {}) {
+    Result<std::vector<Row>> r = db_->Query(sql, params);
+    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+    return r.ok() ? *r : std::vector<Row>{};
+  }
+
+  std::int64_t Count(const std::string& table) {
+    std::vector<Row> rows = Rows("SELECT COUNT(*) FROM " + table);
+    if (rows.size() != 1) return -1;
+    return std::get<std::int64_t>(rows[0][0]);
+  }
+
+  std::unique_ptr<TestDatabase> tdb_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_P(StoreTest, KindMatchesBackend) { EXPECT_EQ(db_->kind(), tdb_->kind()); }
+
+TEST_P(StoreTest, ValuesRoundTrip) {
+  Exec("CREATE TABLE v (id BIGINT PRIMARY KEY, i BIGINT, d DOUBLE PRECISION, s TEXT)");
+  std::vector<Row> expected = {
+      {std::int64_t{1}, std::int64_t{0}, 0.0, std::string("zero")},
+      {std::int64_t{2}, std::int64_t{-9223372036854775807 - 1}, -1.5e300, std::string("min")},
+      {std::int64_t{3}, std::int64_t{9223372036854775807}, 0.1, std::string("max")},
+      {std::int64_t{4}, std::monostate{}, std::monostate{}, std::monostate{}},
+      {std::int64_t{5}, std::int64_t{42}, 3.141592653589793, std::string("O'Brien; drop table x")},
+  };
+  std::int64_t id = 10;
+  for (const std::string& s : kAwkwardStrings) expected.push_back({id++, std::int64_t{7}, 2.5, s});
+  for (const Row& row : expected) {
+    Result<std::int64_t> changed = db_->Execute("INSERT INTO v (id, i, d, s) VALUES ($1, $2, $3, $4)", row);
+    ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+    EXPECT_EQ(*changed, 1);
+  }
+  EXPECT_EQ(Rows("SELECT id, i, d, s FROM v ORDER BY id"), expected);
+  // A value is bound, never spliced: the table is still there.
+  EXPECT_EQ(Count("v"), static_cast<std::int64_t>(expected.size()));
+}
+
+TEST_P(StoreTest, QueryBindsParametersByPosition) {
+  Exec("CREATE TABLE p (a BIGINT, b TEXT)");
+  Exec("INSERT INTO p (b, a) VALUES ($2, $1)", {std::int64_t{5}, std::string("five")});
+  std::vector<Row> rows = Rows("SELECT a, b FROM p WHERE b = $1 AND a = $2 AND b <> '$1'",
+                               {std::string("five"), std::int64_t{5}});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0], (Row{std::int64_t{5}, std::string("five")}));
+}
+
+TEST_P(StoreTest, ExecuteReportsChangedRows) {
+  Exec("CREATE TABLE c (a BIGINT)");
+  for (std::int64_t i = 0; i < 5; ++i) Exec("INSERT INTO c (a) VALUES ($1)", {i});
+  Result<std::int64_t> updated = db_->Execute("UPDATE c SET a = a + 10 WHERE a >= $1", {std::int64_t{2}});
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(*updated, 3);
+  Result<std::int64_t> ddl = db_->Execute("CREATE TABLE c2 (a BIGINT)");
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_EQ(*ddl, 0);
+  Result<std::int64_t> deleted = db_->Execute("DELETE FROM c");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 5);
+}
+
+TEST_P(StoreTest, ExecuteScriptRunsSeveralStatements) {
+  ASSERT_TRUE(db_->ExecuteScript("CREATE TABLE s1 (a BIGINT); CREATE TABLE s2 (a BIGINT); "
+                                 "INSERT INTO s1 (a) VALUES (1);")
+                  .ok());
+  EXPECT_EQ(Count("s1"), 1);
+  EXPECT_EQ(Count("s2"), 0);
+}
+
+TEST_P(StoreTest, SyntaxErrorIsInvalidArgument) {
+  Result<std::int64_t> r = db_->Execute("SELEC nonsense");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << r.status().ToString();
+  Result<std::vector<Row>> q = db_->Query("SELECT * FROM no_such_table");
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), Status::Code::kInvalidArgument) << q.status().ToString();
+}
+
+TEST_P(StoreTest, TransactionCommitAndRollback) {
+  Exec("CREATE TABLE t (a BIGINT)");
+  EXPECT_FALSE(db_->in_transaction());
+  ASSERT_TRUE(db_->Begin().ok());
+  EXPECT_TRUE(db_->in_transaction());
+  EXPECT_EQ(db_->Begin().code(), Status::Code::kFailedPrecondition);
+  Exec("INSERT INTO t (a) VALUES (1)");
+  ASSERT_TRUE(db_->Commit().ok());
+  EXPECT_FALSE(db_->in_transaction());
+
+  ASSERT_TRUE(db_->Begin().ok());
+  Exec("INSERT INTO t (a) VALUES (2)");
+  ASSERT_TRUE(db_->Rollback().ok());
+  EXPECT_FALSE(db_->in_transaction());
+  EXPECT_EQ(Rows("SELECT a FROM t"), (std::vector<Row>{{std::int64_t{1}}}));
+  EXPECT_EQ(db_->Commit().code(), Status::Code::kFailedPrecondition);
+}
+
+TEST_P(StoreTest, TransactionRaiiRollsBack) {
+  Exec("CREATE TABLE t (a BIGINT)");
+  {
+    Transaction txn(*db_);
+    ASSERT_TRUE(txn.Begin().ok());
+    Exec("INSERT INTO t (a) VALUES (1)");
+  }
+  EXPECT_FALSE(db_->in_transaction());
+  EXPECT_EQ(Count("t"), 0);
+  {
+    Transaction txn(*db_);
+    ASSERT_TRUE(txn.Begin().ok());
+    Exec("INSERT INTO t (a) VALUES (2)");
+    ASSERT_TRUE(txn.Commit().ok());
+  }
+  EXPECT_EQ(Count("t"), 1);
+}
+
+TEST_P(StoreTest, CommittedWriteIsVisibleToAnotherConnection) {
+  Exec("CREATE TABLE t (a BIGINT)");
+  std::unique_ptr<Database> other = tdb_->Open();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(db_->Begin().ok());
+  Exec("INSERT INTO t (a) VALUES (1)");
+  Result<std::vector<Row>> before = other->Query("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ((*before)[0][0], Value(std::int64_t{0}));
+  ASSERT_TRUE(db_->Commit().ok());
+  Result<std::vector<Row>> after = other->Query("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ((*after)[0][0], Value(std::int64_t{1}));
+}
+
+TEST_P(StoreTest, UniqueViolationIsAlreadyExists) {
+  Exec("CREATE TABLE u (k VARCHAR(20) PRIMARY KEY, n BIGINT)");
+  Exec("CREATE UNIQUE INDEX u_n ON u (n)");
+  Exec("INSERT INTO u (k, n) VALUES ($1, $2)", {std::string("a"), std::int64_t{1}});
+  Result<std::int64_t> dup_key = db_->Execute("INSERT INTO u (k, n) VALUES ($1, $2)", {std::string("a"), std::int64_t{2}});
+  ASSERT_FALSE(dup_key.ok());
+  EXPECT_EQ(dup_key.status().code(), Status::Code::kAlreadyExists) << dup_key.status().ToString();
+  Result<std::int64_t> dup_index =
+      db_->Execute("INSERT INTO u (k, n) VALUES ($1, $2)", {std::string("b"), std::int64_t{1}});
+  ASSERT_FALSE(dup_index.ok());
+  EXPECT_EQ(dup_index.status().code(), Status::Code::kAlreadyExists) << dup_index.status().ToString();
+  Result<std::int64_t> null_key = db_->Execute("INSERT INTO u (k, n) VALUES ($1, $2)", {std::string("c"), std::monostate{}});
+  EXPECT_TRUE(null_key.ok());
+}
+
+TEST_P(StoreTest, FailedStatementInTransactionCanBeRolledBack) {
+  Exec("CREATE TABLE u (k BIGINT PRIMARY KEY)");
+  Exec("INSERT INTO u (k) VALUES (1)");
+  ASSERT_TRUE(db_->Begin().ok());
+  Exec("INSERT INTO u (k) VALUES (2)");
+  EXPECT_EQ(db_->Execute("INSERT INTO u (k) VALUES (1)").status().code(), Status::Code::kAlreadyExists);
+  ASSERT_TRUE(db_->Rollback().ok());
+  EXPECT_FALSE(db_->in_transaction());
+  EXPECT_EQ(Count("u"), 1);
+  // The connection is usable afterwards.
+  Exec("INSERT INTO u (k) VALUES (3)");
+  EXPECT_EQ(Count("u"), 2);
+}
+
+TEST_P(StoreTest, QueryStreamDeliversEveryRow) {
+  Exec("CREATE TABLE big (n BIGINT, s TEXT)");
+  constexpr std::int64_t kRows = 12'000;
+  std::int64_t next = 0;
+  Result<std::int64_t> loaded = db_->BulkInsert("big", {"n", "s"}, [&](Row& row) {
+    if (next == kRows) return false;
+    row = {next, "row " + std::to_string(next)};
+    ++next;
+    return true;
+  });
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::int64_t seen = 0;
+  bool in_order = true;
+  Status s = db_->QueryStream("SELECT n, s FROM big WHERE n >= $1 ORDER BY n", {std::int64_t{0}}, [&](const Row& row) {
+    in_order = in_order && row == Row{seen, "row " + std::to_string(seen)};
+    ++seen;
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(seen, kRows);
+  EXPECT_TRUE(in_order);
+}
+
+TEST_P(StoreTest, QueryStreamStopsEarlyAndConnectionStaysUsable) {
+  Exec("CREATE TABLE big (n BIGINT)");
+  std::int64_t next = 0;
+  ASSERT_TRUE(db_->BulkInsert("big", {"n"}, [&](Row& row) {
+                   if (next == 20'000) return false;
+                   row = {next++};
+                   return true;
+                 }).ok());
+  for (bool in_txn : {false, true}) {
+    if (in_txn) ASSERT_TRUE(db_->Begin().ok());
+    int seen = 0;
+    Status s = db_->QueryStream("SELECT n FROM big ORDER BY n", {}, [&](const Row&) { return ++seen < 5; });
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(seen, 5);
+    EXPECT_EQ(Count("big"), 20'000);
+    if (in_txn) {
+      Exec("INSERT INTO big (n) VALUES (-1)");
+      ASSERT_TRUE(db_->Commit().ok());
+    }
+  }
+  EXPECT_EQ(Count("big"), 20'001);
+}
+
+TEST_P(StoreTest, QueryStreamReportsErrors) {
+  Status s = db_->QueryStream("SELECT * FROM missing_table", {}, [](const Row&) { return true; });
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  Exec("CREATE TABLE ok (a BIGINT)");
+  EXPECT_EQ(Count("ok"), 0);
+}
+
+TEST_P(StoreTest, BulkInsertLoadsAwkwardRowsExactly) {
+  Exec("CREATE TABLE b (id BIGINT, s TEXT, d DOUBLE PRECISION, n BIGINT)");
+  constexpr std::int64_t kRows = 20'000;
+  auto make_row = [](std::int64_t i) -> Row {
+    Value s = (i % 7 == 0) ? Value(std::monostate{}) : Value(kAwkwardStrings[i % kAwkwardStrings.size()]);
+    Value d = (i % 5 == 0) ? Value(std::monostate{}) : Value(static_cast<double>(i) / 3.0);
+    Value n = (i % 3 == 0) ? Value(std::monostate{}) : Value(i * 1'000'003);
+    return {i, s, d, n};
+  };
+  std::int64_t next = 0;
+  Result<std::int64_t> loaded = db_->BulkInsert("b", {"id", "s", "d", "n"}, [&](Row& row) {
+    if (next == kRows) return false;
+    row = make_row(next++);
+    return true;
+  });
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(*loaded, kRows);
+  std::int64_t expected_id = 0;
+  std::int64_t mismatches = 0;
+  Status s = db_->QueryStream("SELECT id, s, d, n FROM b ORDER BY id", {}, [&](const Row& row) {
+    if (row != make_row(expected_id)) {
+      if (++mismatches < 5) ADD_FAILURE() << "row " << expected_id << " differs";
+    }
+    ++expected_id;
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(expected_id, kRows);
+  EXPECT_EQ(mismatches, 0);
+}
+
+TEST_P(StoreTest, BulkInsertInsideTransactionFollowsIt) {
+  Exec("CREATE TABLE b (a BIGINT)");
+  ASSERT_TRUE(db_->Begin().ok());
+  int next = 0;
+  Result<std::int64_t> loaded = db_->BulkInsert("b", {"a"}, [&](Row& row) {
+    if (next == 100) return false;
+    row = {std::int64_t{next++}};
+    return true;
+  });
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_TRUE(db_->in_transaction());
+  ASSERT_TRUE(db_->Rollback().ok());
+  EXPECT_EQ(Count("b"), 0);
+}
+
+TEST_P(StoreTest, BulkInsertRefusesBadInput) {
+  Exec("CREATE TABLE b (a BIGINT, c BIGINT)");
+  auto one_short_row = [done = false](Row& row) mutable {
+    if (done) return false;
+    row = {std::int64_t{1}};
+    done = true;
+    return true;
+  };
+  Result<std::int64_t> short_row = db_->BulkInsert("b", {"a", "c"}, one_short_row);
+  EXPECT_EQ(short_row.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(db_->BulkInsert("b; drop table b", {"a"}, [](Row&) { return false; }).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_FALSE(db_->in_transaction());
+  EXPECT_EQ(Count("b"), 0);
+  // A unique violation during the load loads nothing.
+  Exec("CREATE UNIQUE INDEX b_a ON b (a)");
+  int next = 0;
+  Result<std::int64_t> dup = db_->BulkInsert("b", {"a", "c"}, [&](Row& row) {
+    if (next == 10) return false;
+    row = {std::int64_t{next == 9 ? 0 : next}, std::int64_t{0}};
+    ++next;
+    return true;
+  });
+  EXPECT_EQ(dup.status().code(), Status::Code::kAlreadyExists) << dup.status().ToString();
+  EXPECT_EQ(Count("b"), 0);
+}
+
+TEST_P(StoreTest, CatalogIsCaseInsensitive) {
+  Exec("CREATE TABLE MixedCase (Id BIGINT NOT NULL, sName VARCHAR(40))");
+  Exec("CREATE UNIQUE INDEX MixedCase_name ON MixedCase (sName, Id)");
+  for (const char* name : {"MixedCase", "mixedcase", "MIXEDCASE"}) {
+    Result<bool> exists = db_->TableExists(name);
+    ASSERT_TRUE(exists.ok()) << exists.status().ToString();
+    EXPECT_TRUE(*exists) << name;
+  }
+  Result<bool> missing = db_->TableExists("NoSuchTable");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(*missing);
+  Result<std::vector<ColumnInfo>> columns = db_->ListColumns("mixedcase");
+  ASSERT_TRUE(columns.ok()) << columns.status().ToString();
+  ASSERT_EQ(columns->size(), 2u);
+  EXPECT_EQ(columns->at(0).type, "BIGINT");
+  EXPECT_TRUE(columns->at(0).not_null);
+  EXPECT_EQ(columns->at(1).type, "VARCHAR(40)");
+  EXPECT_FALSE(columns->at(1).not_null);
+  Result<std::vector<IndexInfo>> indexes = db_->ListIndexes("MIXEDCASE");
+  ASSERT_TRUE(indexes.ok()) << indexes.status().ToString();
+  ASSERT_EQ(indexes->size(), 1u);
+  EXPECT_TRUE(indexes->at(0).unique);
+  ASSERT_EQ(indexes->at(0).columns.size(), 2u);
+  EXPECT_EQ(db_->ListColumns("NoSuchTable").status().code(), Status::Code::kNotFound);
+}
+
+TEST_P(StoreTest, ParameterCountMismatchIsInvalidArgument) {
+  Exec("CREATE TABLE p (a BIGINT, b BIGINT)");
+  Result<std::int64_t> r = db_->Execute("INSERT INTO p (a, b) VALUES ($1, $2)", {std::int64_t{1}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << r.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::ValuesIn(AllBackends()), BackendParamName());
+
+// A port nothing listens on: bound, then closed.
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(StoreOpenTest, UnreachablePostgresIsUnavailableWithoutPassword) {
+  std::string url = "postgresql://app:s3cret-pw@127.0.0.1:" + std::to_string(ClosedPort()) + "/db";
+  Result<std::unique_ptr<Database>> db = OpenDatabase(url);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Status::Code::kUnavailable) << db.status().ToString();
+  EXPECT_EQ(db.status().message().find("s3cret-pw"), std::string::npos) << db.status().message();
+  EXPECT_NE(db.status().message().find("app:***@127.0.0.1"), std::string::npos) << db.status().message();
+}
+
+TEST(StoreOpenTest, SqliteCreatesParentDirectory) {
+  TestDatabase tdb(Backend::kSqlite);
+  ASSERT_TRUE(tdb.ok());
+  std::string url = tdb.url();
+  url.insert(url.rfind('/'), "/nested/deeper");
+  Result<std::unique_ptr<Database>> db = OpenDatabase(url);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  Result<std::vector<Row>> mode = (*db)->Query("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.ok());
+  EXPECT_EQ((*mode)[0][0], Value(std::string("wal")));
+  Result<std::vector<Row>> sync = (*db)->Query("PRAGMA synchronous");
+  ASSERT_TRUE(sync.ok());
+  EXPECT_EQ((*sync)[0][0], Value(std::int64_t{2}));  // FULL
+  Result<std::vector<Row>> fk = (*db)->Query("PRAGMA foreign_keys");
+  ASSERT_TRUE(fk.ok());
+  EXPECT_EQ((*fk)[0][0], Value(std::int64_t{1}));
+}
+
+TEST(StoreOpenTest, SqliteMemory) {
+  Result<std::unique_ptr<Database>> db = OpenDatabase("sqlite::memory:");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ((*db)->kind(), DialectKind::kSqlite);
+  ASSERT_TRUE((*db)->Execute("CREATE TABLE m (a BIGINT)").ok());
+}
+
+TEST(StoreOpenTest, SeveralStatementsInOneCallAreRefused) {
+  Result<std::unique_ptr<Database>> db = OpenDatabase("sqlite::memory:");
+  ASSERT_TRUE(db.ok());
+  Result<std::int64_t> r = (*db)->Execute("CREATE TABLE a (x BIGINT); DROP TABLE a");
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE((*db)->Execute("CREATE TABLE a (x BIGINT);  ").ok());
+}
+
+TEST(ParseDatabaseUrlTest, Sqlite) {
+  struct Case {
+    const char* url;
+    const char* target;
+  };
+  for (const Case& c : {Case{"sqlite:data/local.db", "data/local.db"}, Case{"sqlite:/abs/x.db", "/abs/x.db"},
+                        Case{"sqlite:///abs/x.db", "/abs/x.db"}, Case{"sqlite::memory:", ":memory:"}}) {
+    Result<DatabaseUrl> u = ParseDatabaseUrl(c.url);
+    ASSERT_TRUE(u.ok()) << c.url << ": " << u.status().ToString();
+    EXPECT_EQ(u->kind, DialectKind::kSqlite);
+    EXPECT_EQ(u->target, c.target);
+    EXPECT_EQ(u->redacted, c.url);
+  }
+}
+
+TEST(ParseDatabaseUrlTest, PostgresIsPassedThroughAndRedacted) {
+  Result<DatabaseUrl> u = ParseDatabaseUrl("postgresql://user:p%40ss:w0rd@db.example:5432/prod?sslmode=require");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->kind, DialectKind::kPostgres);
+  EXPECT_EQ(u->target, "postgresql://user:p%40ss:w0rd@db.example:5432/prod?sslmode=require");
+  EXPECT_EQ(u->redacted, "postgresql://user:***@db.example:5432/prod?sslmode=require");
+
+  Result<DatabaseUrl> short_scheme = ParseDatabaseUrl("postgres://u@localhost/db");
+  ASSERT_TRUE(short_scheme.ok());
+  EXPECT_EQ(short_scheme->kind, DialectKind::kPostgres);
+  EXPECT_EQ(short_scheme->redacted, "postgres://u@localhost/db");
+
+  Result<DatabaseUrl> query_password = ParseDatabaseUrl("postgresql:///db?host=/run/pg&password=hunter2&user=x");
+  ASSERT_TRUE(query_password.ok());
+  EXPECT_EQ(query_password->redacted, "postgresql:///db?host=/run/pg&password=***&user=x");
+
+  Result<DatabaseUrl> no_userinfo = ParseDatabaseUrl("postgresql://host:5432/db");
+  ASSERT_TRUE(no_userinfo.ok());
+  EXPECT_EQ(no_userinfo->redacted, "postgresql://host:5432/db");
+}
+
+TEST(ParseDatabaseUrlTest, BadUrlsAreInvalidArgument) {
+  for (const char* url : {"", "mysql://root:pw@host/db", "sqlite:", "sqlite://host/x.db", "SQLITE:x.db", "x.db",
+                          "http://a:topsecret@b/c"}) {
+    Result<DatabaseUrl> u = ParseDatabaseUrl(url);
+    ASSERT_FALSE(u.ok()) << url;
+    EXPECT_EQ(u.status().code(), Status::Code::kInvalidArgument) << url;
+    EXPECT_EQ(u.status().message().find("topsecret"), std::string::npos);
+  }
+  Result<DatabaseUrl> mysql = ParseDatabaseUrl("mysql://root:pw@host/db");
+  EXPECT_NE(mysql.status().message().find("mysql://root:***@host/db"), std::string::npos)
+      << mysql.status().message();
+}
+
+TEST(TranslatePlaceholdersTest, OutsideLiteralsOnly) {
+  EXPECT_EQ(TranslatePlaceholders("SELECT $1, $12 FROM t WHERE a = $2"), "SELECT ?1, ?12 FROM t WHERE a = ?2");
+  EXPECT_EQ(TranslatePlaceholders("SELECT '$1', 'it''s $2', \"$3\" -- $4\n, $5 /* $6 */"),
+            "SELECT '$1', 'it''s $2', \"$3\" -- $4\n, ?5 /* $6 */");
+  EXPECT_EQ(TranslatePlaceholders("SELECT $a, $"), "SELECT $a, $");
+}
+
+TEST(ValueToStringTest, Renders) {
+  EXPECT_EQ(ValueToString(std::monostate{}), "NULL");
+  EXPECT_EQ(ValueToString(std::int64_t{-12}), "-12");
+  EXPECT_EQ(ValueToString(0.5), "0.5");
+  EXPECT_EQ(ValueToString(std::string("x")), "x");
+}
+
+}  // namespace
+}  // namespace stagebridge::store
