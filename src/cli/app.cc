@@ -1,12 +1,13 @@
 // app.cc — CLI11 wiring of the subcommands and the layered configuration.
 #include "cli/app.h"
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <iostream>
 #include <map>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -59,7 +60,8 @@ int RunCli(int argc, char** argv) {
 
   CLI::App* config_cmd = app.add_subcommand("config", "configuration");
   config_cmd->require_subcommand(1);
-  CLI::App* config_show = config_cmd->add_subcommand("show", "print the effective configuration and where each value comes from");
+  CLI::App* config_show =
+      config_cmd->add_subcommand("show", "print the effective configuration and where each value comes from");
 
   try {
     app.parse(argc, argv);
@@ -88,6 +90,8 @@ int RunCli(int argc, char** argv) {
     std::cerr << "stagebridge: " << config.status().message() << "\n";
     return kExitUsage;
   }
+  // Logs go to stderr; stdout is for command output (and `serve`'s ready line).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("stagebridge"));
   spdlog::set_level(spdlog::level::from_str(config->Get("log_level")));
 
   if (serve->parsed()) return CmdServe(*config);

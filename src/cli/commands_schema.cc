@@ -1,7 +1,7 @@
 // commands_schema.cc — `schema apply`, `schema show`, `schema list`.
-#include <fmt/format.h>
-
 #include <iostream>
+
+#include <fmt/format.h>
 
 #include "cli/app.h"
 #include "cli/commands.h"
@@ -63,8 +63,9 @@ int CmdSchemaApply(const Config& config, const SchemaApplyOptions& options) {
     std::cout << fmt::format("{:<5}  {:<28} {:<30} {}\n", t.placement == schema::Placement::kCloud ? "cloud" : "local",
                              t.schema_id, t.table, Describe(t));
   }
-  std::cout << (options.dry_run ? "dry run: nothing changed\n"
-                                : (report->changed() ? "database structure updated\n" : "database structure up to date\n"));
+  std::cout << (options.dry_run
+                    ? "dry run: nothing changed\n"
+                    : (report->changed() ? "database structure updated\n" : "database structure up to date\n"));
   return kExitOk;
 }
 
@@ -87,10 +88,10 @@ int CmdSchemaList(const Config& config, const std::string& schemas_dir) {
   if (!schemas.ok()) return Fail(schemas.status());
   std::cout << fmt::format("{:<28} {:<30} {:<6} {}\n", "SCHEMA", "TABLE", "DB", "STAGING");
   for (const schema::Schema* s : schemas->All()) {
-    std::string staging = s->is_staging() ? "staging of " + s->stg_src_schema
-                                          : (s->stg_schema.empty() ? "-" : s->stg_schema);
-    std::cout << fmt::format("{:<28} {:<30} {:<6} {}\n", s->id(), s->sql_table,
-                             s->is_cloud() ? "cloud" : "local", staging);
+    std::string staging =
+        s->is_staging() ? "staging of " + s->stg_src_schema : (s->stg_schema.empty() ? "-" : s->stg_schema);
+    std::cout << fmt::format("{:<28} {:<30} {:<6} {}\n", s->id(), s->sql_table, s->is_cloud() ? "cloud" : "local",
+                             staging);
   }
   return kExitOk;
 }

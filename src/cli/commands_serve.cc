@@ -1,7 +1,7 @@
 // commands_serve.cc — `serve`: the HTTP front door on the configured address.
-#include <spdlog/spdlog.h>
-
 #include <iostream>
+
+#include <spdlog/spdlog.h>
 
 #include "cli/app.h"
 #include "cli/commands.h"

@@ -1,11 +1,11 @@
 // config.cc — configuration layering (defaults < file < env < flags) and validation.
 #include "cli/config.h"
 
-#include <fmt/format.h>
-
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+
+#include <fmt/format.h>
 #include <toml.hpp>
 
 #include "http/server.h"
@@ -50,7 +50,9 @@ const std::string& Config::Get(const std::string& key) const {
   return it == values.end() ? kEmpty : it->second;
 }
 
-int Config::GetInt(const std::string& key) const { return std::stoi(Get(key)); }
+int Config::GetInt(const std::string& key) const {
+  return std::stoi(Get(key));
+}
 
 namespace {
 

@@ -16,10 +16,10 @@
 namespace stagebridge::cli {
 
 struct KeyDef {
-  std::string key;          // file key, snake_case
+  std::string key;  // file key, snake_case
   std::string default_value;
   std::string help;
-  bool secret = false;      // redacted when shown
+  bool secret = false;  // redacted when shown
 };
 
 // Every configuration key, in the order `config show` prints them.

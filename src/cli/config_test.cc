@@ -1,9 +1,9 @@
 #include "cli/config.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 namespace stagebridge::cli {
 namespace {
@@ -35,8 +35,9 @@ TEST_F(ConfigTest, FileThenEnvThenFlags) {
   std::string path = WriteToml(
       "local_db = \"sqlite:/tmp/a.db\"\nlisten = \"127.0.0.1:9000\"\nthreads = 3\n"
       "replicate_schedule = \"every 30s\"\n");
-  Result<Config> c = LoadConfig(path, {{"listen", "127.0.0.1:9100"}},
-                                {{"STAGEBRIDGE_LOCAL_DB", "sqlite:/tmp/b.db"}, {"STAGEBRIDGE_LISTEN", "127.0.0.1:9050"}});
+  Result<Config> c =
+      LoadConfig(path, {{"listen", "127.0.0.1:9100"}},
+                 {{"STAGEBRIDGE_LOCAL_DB", "sqlite:/tmp/b.db"}, {"STAGEBRIDGE_LISTEN", "127.0.0.1:9050"}});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->Get("local_db"), "sqlite:/tmp/b.db");  // env beats file
   EXPECT_EQ(c->origins.at("local_db"), "env STAGEBRIDGE_LOCAL_DB");

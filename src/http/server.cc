@@ -1,18 +1,20 @@
 // server.cc — Boost.Beast HTTP server: one coroutine per connection.
 #include "http/server.h"
 
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <tuple>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <charconv>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <set>
 
 #include "xml/document.h"
 
@@ -105,18 +107,18 @@ bool HandleHealth(const Request& request, const ServerOptions& options, Response
   if (request.path == "/nl/jsp/ping.jsp") {
     response.status = 200;
     response.content_type = "text/plain;charset=utf-8";
-    response.body = fmt::format("OK\n{:%Y-%m-%d %H:%M:%S}.000Z\n",
-                                std::chrono::floor<std::chrono::seconds>(now));
+    response.body = fmt::format("OK\n{:%Y-%m-%d %H:%M:%S}.000Z\n", std::chrono::floor<std::chrono::seconds>(now));
     return true;
   }
   if (request.path == "/r/test") {
     response.status = 200;
     response.content_type = "text/xml;charset=utf-8";
-    response.body = fmt::format("<redir status='OK' date='{:%Y-%m-%d %H:%M:%S}' build='stagebridge-0.1.0' "
-                                "instance='{}' sourceIP='{}' host='{}' localHost='{}'/>\n",
-                                std::chrono::floor<std::chrono::seconds>(now), xml::Escape(options.instance_name, '\''),
-                                xml::Escape(request.remote, '\''), xml::Escape(request.Header("host"), '\''),
-                                xml::Escape(options.listen, '\''));
+    response.body = fmt::format(
+        "<redir status='OK' date='{:%Y-%m-%d %H:%M:%S}' build='stagebridge-0.1.0' "
+        "instance='{}' sourceIP='{}' host='{}' localHost='{}'/>\n",
+        std::chrono::floor<std::chrono::seconds>(now), xml::Escape(options.instance_name, '\''),
+        xml::Escape(request.remote, '\''), xml::Escape(request.Header("host"), '\''),
+        xml::Escape(options.listen, '\''));
     return true;
   }
   return false;
@@ -129,7 +131,7 @@ struct Server::Impl {
   // them (bounded by kShutdownGrace); idle keep-alive connections are dropped.
   std::mutex mu;
   std::condition_variable cv;
-  int in_flight = 0;         // GUARDED_BY(mu)
+  int in_flight = 0;            // GUARDED_BY(mu)
   bool stop_requested = false;  // GUARDED_BY(mu)
 
   asio::io_context ioc;  // after mu/cv: destroying it destroys sessions, which touch them
@@ -158,6 +160,30 @@ struct Server::Impl {
     cv.notify_all();
   }
 
+  // After refusing a request whose body we did not read, reads and discards what
+  // the client is still sending (bounded in bytes and time) before closing, so the
+  // close does not turn into a TCP reset that destroys our response in flight.
+  static asio::awaitable<void> Drain(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(kDrainTimeout);
+    std::array<char, 16384> scratch{};
+    std::size_t total = 0;
+    while (total < kMaxDrainBytes) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch), kAsTuple);
+      if (rec) break;
+      total += n;
+    }
+  }
+
+  // Answers 413 to a request whose body is over the limit, then closes.
+  asio::awaitable<void> RefuseTooLarge(beast::tcp_stream& stream, unsigned version) {
+    Response r = PlainError(413, fmt::format("request body larger than {} bytes\n", options.max_body_bytes));
+    stream.expires_after(kWriteTimeout);
+    co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
+    co_await Drain(stream);
+  }
+
   asio::awaitable<void> Session(tcp::socket socket) {
     std::string remote;
     boost::system::error_code ep_ec;
@@ -174,6 +200,10 @@ struct Server::Impl {
       // Wait for the header first (idle time), then give the rest a read timeout.
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
       first = false;
+      if (hec == bhttp::error::body_limit) {  // Content-Length over the limit, seen with the header
+        co_await RefuseTooLarge(stream, 11);
+        break;
+      }
       if (hec) break;  // closed, timed out, or a malformed header
       AddInFlight(1);
       struct Done {
@@ -183,11 +213,12 @@ struct Server::Impl {
       stream.expires_after(kReadTimeout);
       unsigned version = parser.get().version();
       bool keep_alive = parser.get().keep_alive();
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
-      if (ec == bhttp::error::body_limit) {
-        Response r = PlainError(413, fmt::format("request body larger than {} bytes\n", options.max_body_bytes));
-        stream.expires_after(kWriteTimeout);
-        co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
+      auto content_length = parser.content_length();
+      bool too_large = content_length && *content_length > options.max_body_bytes;
+      boost::system::error_code ec;
+      if (!too_large) std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      if (too_large || ec == bhttp::error::body_limit) {
+        co_await RefuseTooLarge(stream, version);
         break;
       }
       if (ec) break;
@@ -272,8 +303,8 @@ void Server::Wait() {
     impl_->cv.wait(lock, [this] { return impl_->stop_requested; });
     // In-flight requests finish (their writes are acknowledged) before we stop.
     bool drained = impl_->cv.wait_for(lock, kShutdownGrace, [this] { return impl_->in_flight == 0; });
-    if (!drained) spdlog::warn("{} request(s) still running after {}s; stopping anyway", impl_->in_flight,
-                               kShutdownGrace.count());
+    if (!drained)
+      spdlog::warn("{} request(s) still running after {}s; stopping anyway", impl_->in_flight, kShutdownGrace.count());
   }
   impl_->ioc.stop();
   for (auto& t : impl_->threads) {
@@ -281,6 +312,8 @@ void Server::Wait() {
   }
 }
 
-void Server::Stop() { impl_->BeginStop(); }
+void Server::Stop() {
+  impl_->BeginStop();
+}
 
 }  // namespace stagebridge::http

@@ -25,10 +25,10 @@
 namespace stagebridge::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", …
-  std::string target;  // path and query, as sent
-  std::string path;    // target without the query
-  std::string query;   // after '?', not decoded
+  std::string method;                          // "GET", "POST", …
+  std::string target;                          // path and query, as sent
+  std::string path;                            // target without the query
+  std::string query;                           // after '?', not decoded
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string remote;  // peer address, for logs

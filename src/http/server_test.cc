@@ -1,13 +1,12 @@
 #include "http/server.h"
 
-#include <gtest/gtest.h>
-
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-
 #include <atomic>
 #include <future>
 #include <string>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <gtest/gtest.h>
 
 namespace stagebridge::http {
 namespace {

@@ -1,9 +1,9 @@
 // apply.cc — schema application to the cloud and local databases.
 #include "schema/apply.h"
 
-#include <fmt/format.h>
-
 #include <map>
+
+#include <fmt/format.h>
 
 namespace stagebridge::schema {
 namespace {
@@ -21,12 +21,13 @@ store::TableSpec AppliedSchemaSpec() {
   return spec;
 }
 
-std::string_view KindOf(const Schema& s) { return s.is_staging() ? "staging" : "local"; }
+std::string_view KindOf(const Schema& s) {
+  return s.is_staging() ? "staging" : "local";
+}
 
 // Applies `specs` to `db` in one transaction (rolled back on dry runs).
 Status ApplyTables(store::Database& db, std::vector<TableChange>& changes, const SchemaSet& schemas,
-                   Placement placement, const ApplyOptions& options,
-                   const std::function<Status()>& extra = nullptr) {
+                   Placement placement, const ApplyOptions& options, const std::function<Status()>& extra = nullptr) {
   store::Transaction txn(db);
   SB_RETURN_IF_ERROR(txn.Begin());
   for (const Schema* s : schemas.All()) {

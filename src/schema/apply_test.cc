@@ -2,9 +2,9 @@
 // checked through the database catalog.
 #include "schema/apply.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 #include "support/test_databases.h"
 
@@ -119,14 +119,13 @@ TEST_P(ApplyTest, CreatesCloudAndStagingTablesForSampleTable) {
   ASSERT_TRUE(*local_db_->TableExists("DemSampleTableStg"));
   EXPECT_FALSE(*local_db_->TableExists("DemSampleTable"));
   EXPECT_EQ(ColumnNames(*local_db_, "DemSampleTableStg"),
-            (std::vector<std::string>{"idelete", "istgop", "istgrun", "istgseq", "mstgfields", "stestcol1",
-                                      "stestcol2", "tslastmodified", "usampletableid"}));
+            (std::vector<std::string>{"idelete", "istgop", "istgrun", "istgseq", "stestcol1", "stestcol2",
+                                      "tslastmodified", "usampletableid"}));
   auto stg_cols = Columns(*local_db_, "DemSampleTableStg");
   EXPECT_EQ(stg_cols["idelete"].type, "SMALLINT");
   EXPECT_EQ(stg_cols["istgseq"].type, "BIGINT");
   EXPECT_EQ(stg_cols["tslastmodified"].type,
             GetParam() == Backend::kPostgres ? "TIMESTAMP WITH TIME ZONE" : "TIMESTAMPTZ");
-  EXPECT_EQ(stg_cols["mstgfields"].type, "TEXT");
   EXPECT_FALSE(stg_cols["stestcol1"].not_null);
   auto stg_indexes = local_db_->ListIndexes("DemSampleTableStg");
   ASSERT_TRUE(stg_indexes.ok());
@@ -154,11 +153,12 @@ TEST_P(ApplyTest, CreatesCloudAndStagingTablesForSampleTable) {
 TEST_P(ApplyTest, UnquotedIdentifiersWorkAsWritten) {
   ASSERT_TRUE(Apply(kSampleV1).ok());
   // What a user types in psql or sqlite3, mixed case and unquoted.
-  ASSERT_TRUE(cloud_db_->Execute("insert into DemSampleTable (uSampleTableId, sTestcol1) values ($1, $2)",
-                                 {std::string("ABC12345"), std::string("O'Brien; drop table x")})
+  ASSERT_TRUE(cloud_db_
+                  ->Execute("insert into DemSampleTable (uSampleTableId, sTestcol1) values ($1, $2)",
+                            {std::string("ABC12345"), std::string("O'Brien; drop table x")})
                   .ok());
-  auto rows = cloud_db_->Query("select sTestcol1 from DemSampleTable where uSampleTableId = $1",
-                               {std::string("ABC12345")});
+  auto rows =
+      cloud_db_->Query("select sTestcol1 from DemSampleTable where uSampleTableId = $1", {std::string("ABC12345")});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(std::get<std::string>((*rows)[0][0]), "O'Brien; drop table x");
@@ -180,8 +180,9 @@ TEST_P(ApplyTest, SecondApplyChangesNothing) {
 
 TEST_P(ApplyTest, AddedAttributeBecomesAColumnAndRowsSurvive) {
   ASSERT_TRUE(Apply(kSampleV1).ok());
-  ASSERT_TRUE(local_db_->Execute("INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1) VALUES ($1, $2)",
-                                 {std::string("k1"), std::string("v1")})
+  ASSERT_TRUE(local_db_
+                  ->Execute("INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1) VALUES ($1, $2)",
+                            {std::string("k1"), std::string("v1")})
                   .ok());
   Result<ApplyReport> report = Apply(kSampleV2);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -197,8 +198,8 @@ TEST_P(ApplyTest, AddedAttributeBecomesAColumnAndRowsSurvive) {
   const store::IndexInfo* email = FindIndexOn(*stg_indexes, {"sEmail"});
   ASSERT_NE(email, nullptr);
   EXPECT_TRUE(email->unique);
-  auto rows = local_db_->Query("SELECT sTestcol1 FROM DemSampleTableStg WHERE uSampleTableId = $1",
-                               {std::string("k1")});
+  auto rows =
+      local_db_->Query("SELECT sTestcol1 FROM DemSampleTableStg WHERE uSampleTableId = $1", {std::string("k1")});
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ(std::get<std::string>((*rows)[0][0]), "v1");
@@ -210,7 +211,8 @@ TEST_P(ApplyTest, AddedAttributeBecomesAColumnAndRowsSurvive) {
 
 TEST_P(ApplyTest, DisablingStagingRefusesWhileRowsAreUnmergedUnlessForced) {
   ASSERT_TRUE(Apply(kSampleV1).ok());
-  ASSERT_TRUE(local_db_->Execute("INSERT INTO DemSampleTableStg (uSampleTableId) VALUES ($1)", {std::string("k1")}).ok());
+  ASSERT_TRUE(
+      local_db_->Execute("INSERT INTO DemSampleTableStg (uSampleTableId) VALUES ($1)", {std::string("k1")}).ok());
   Result<ApplyReport> refused = Apply(kSampleUnstaged);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Status::Code::kFailedPrecondition);

@@ -1,13 +1,13 @@
 // parser.cc — <srcSchema> parsing, naming and per-document validation.
 #include "schema/parser.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "store/table_spec.h"
 #include "xml/document.h"
@@ -17,19 +17,18 @@ namespace {
 
 constexpr int kDefaultStringLength = 255;
 constexpr int kMaxStringLength = 4000;  // longer text is a memo
-constexpr int kIdLength = 255;           // any caller-supplied string is an id
+constexpr int kIdLength = 255;          // any caller-supplied string is an id
 
-constexpr std::array<std::string_view, 8> kReservedNames{
-    "id", "delete", "lastModified", "stgSeq", "stgRun", "stgOp", "stgFields", "xtkschema",
+constexpr std::array<std::string_view, 7> kReservedNames{
+    "id", "delete", "lastModified", "stgSeq", "stgRun", "stgOp", "xtkschema",
 };
 
 // SQL words that must not be used as a table or column name, whatever the dialect.
 constexpr std::array<std::string_view, 40> kSqlKeywords{
-    "all",    "and",    "as",     "asc",     "between", "by",     "case",   "check",
-    "column", "create", "delete", "desc",    "distinct", "drop",  "else",   "end",
-    "exists", "from",   "group",  "having",  "in",      "index",  "insert", "into",
-    "is",     "join",   "key",    "like",    "limit",   "not",    "null",   "or",
-    "order",  "select", "set",    "table",   "union",   "update", "user",   "where",
+    "all",    "and",   "as",       "asc",    "between", "by",    "case",   "check",  "column", "create",
+    "delete", "desc",  "distinct", "drop",   "else",    "end",   "exists", "from",   "group",  "having",
+    "in",     "index", "insert",   "into",   "is",      "join",  "key",    "like",   "limit",  "not",
+    "null",   "or",    "order",    "select", "set",     "table", "union",  "update", "user",   "where",
 };
 
 bool IsSqlKeyword(std::string_view name) {
@@ -87,23 +86,18 @@ bool DefaultFits(const Attribute& a) {
   switch (a.type) {
     case AttrType::kString:
     case AttrType::kMemo:
-    case AttrType::kUuid:
-      return d.size() >= 2 && d.front() == '\'' && d.back() == '\'';
-    case AttrType::kBoolean:
-      return d == "true" || d == "false" || d == "0" || d == "1";
+    case AttrType::kUuid: return d.size() >= 2 && d.front() == '\'' && d.back() == '\'';
+    case AttrType::kBoolean: return d == "true" || d == "false" || d == "0" || d == "1";
     case AttrType::kLong:
     case AttrType::kInt:
     case AttrType::kInt64:
     case AttrType::kShort:
-    case AttrType::kByte:
-      return IsNumber(d, false);
+    case AttrType::kByte: return IsNumber(d, false);
     case AttrType::kDouble:
-    case AttrType::kFloat:
-      return IsNumber(d, true);
+    case AttrType::kFloat: return IsNumber(d, true);
     case AttrType::kDate:
     case AttrType::kDatetime:
-    case AttrType::kDatetimeNoTz:
-      return d == "GetDate()" || d == "Now()";
+    case AttrType::kDatetimeNoTz: return d == "GetDate()" || d == "Now()";
   }
   return false;
 }
@@ -221,8 +215,9 @@ Result<Schema> ParseSrcSchema(std::string_view text, std::string_view source) {
     } else if (s.replicated) {
       problems.Add(ewhere, "autoStg is not allowed on a replicated schema");
     } else if (s.data_source.empty()) {
-      problems.Add(ewhere, "autoStg is only allowed on a cloud schema (dataSource=\"nms:extAccount:ffda\"); "
-                           "this schema is local");
+      problems.Add(ewhere,
+                   "autoStg is only allowed on a cloud schema (dataSource=\"nms:extAccount:ffda\"); "
+                   "this schema is local");
     } else if (!s.autouuid) {
       problems.Add(ewhere, "autoStg requires autopk=\"true\" and autouuid=\"true\" (staged rows are keyed by uuid)");
     }

@@ -1,12 +1,12 @@
 // schema_set.cc — loading, cross-schema checks and staging derivation.
 #include "schema/schema_set.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "schema/parser.h"
 #include "schema/staging.h"
@@ -94,8 +94,9 @@ Result<SchemaSet> SchemaSet::Load(const std::vector<SchemaSource>& user_sources)
         continue;
       }
       claim_table(stg);
-      s.stg_schema = stg.id();
-      set.schemas_[stg.id()] = std::make_shared<const Schema>(std::move(stg));
+      std::string stg_id = stg.id();
+      s.stg_schema = stg_id;
+      set.schemas_[stg_id] = std::make_shared<const Schema>(std::move(stg));
     }
   }
   // Every identifier that will reach SQL, generated ones included (index names
@@ -104,9 +105,10 @@ Result<SchemaSet> SchemaSet::Load(const std::vector<SchemaSource>& user_sources)
     store::TableSpec spec = TableSpecFor(s);
     for (const store::IndexSpec& index : spec.indexes) {
       if (!store::IsValidIdentifier(index.name)) {
-        problems.push_back(fmt::format("{}: element '{}': generated index name '{}' is longer than 63 characters; "
-                                       "give the element a shorter sqltable",
-                                       s.source, s.name, index.name));
+        problems.push_back(
+            fmt::format("{}: element '{}': generated index name '{}' is longer than 63 characters; "
+                        "give the element a shorter sqltable",
+                        s.source, s.name, index.name));
       }
     }
   };
@@ -120,7 +122,7 @@ Result<SchemaSet> SchemaSet::Load(const std::vector<SchemaSource>& user_sources)
     }
     return Status::InvalidArgument(msg);
   }
-  for (auto& [id, s] : parsed) set.schemas_[id] = std::make_shared<const Schema>(std::move(s));
+  for (auto& [id, s] : parsed) set.schemas_[id] = std::make_shared<const Schema>(std::move(s));  // id: the map key
   return set;
 }
 

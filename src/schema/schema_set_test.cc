@@ -1,9 +1,9 @@
 #include "schema/schema_set.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "schema/schema_xml.h"
 #include "schema/table_specs.h"
@@ -50,7 +50,7 @@ TEST(SchemaSetTest, SampleTableAndItsStagingSchema) {
   std::vector<std::string> cols;
   for (const auto& c : spec.columns) cols.push_back(c.name);
   EXPECT_EQ(cols, (std::vector<std::string>{"uSampleTableId", "sTestcol1", "sTestcol2", "iDelete", "tsLastModified",
-                                            "iStgSeq", "iStgRun", "iStgOp", "mStgFields"}));
+                                            "iStgSeq", "iStgRun", "iStgOp"}));
   EXPECT_TRUE(spec.primary_key.empty());  // staging: a unique index on the id instead
   ASSERT_EQ(spec.indexes.size(), 3u);
   EXPECT_EQ(spec.indexes[0].name, "DemSampleTableStg_id");
@@ -114,10 +114,10 @@ TEST(SchemaSetTest, UserSchemaReplacesBuiltin) {
 
 TEST(SchemaSetTest, TooLongGeneratedIndexName) {
   std::string name(55, 'x');
-  Result<SchemaSet> set = SchemaSet::Load({{"long.xml", "<srcSchema namespace=\"d\" name=\"" + name +
-                                                            "\"><element name=\"" + name +
-                                                            "\" autopk=\"true\" autouuid=\"true\" autoStg=\"true\" "
-                                                            "dataSource=\"nms:extAccount:ffda\"/></srcSchema>"}});
+  Result<SchemaSet> set =
+      SchemaSet::Load({{"long.xml", "<srcSchema namespace=\"d\" name=\"" + name + "\"><element name=\"" + name +
+                                        "\" autopk=\"true\" autouuid=\"true\" autoStg=\"true\" "
+                                        "dataSource=\"nms:extAccount:ffda\"/></srcSchema>"}});
   ASSERT_FALSE(set.ok());
   EXPECT_NE(set.status().message().find("longer than 63"), std::string::npos) << set.status().message();
 }

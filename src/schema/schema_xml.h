@@ -5,9 +5,9 @@
 // Thread-safety: stateless.
 #pragma once
 
-#include <pugixml.hpp>
-
 #include <string>
+
+#include <pugixml.hpp>
 
 #include "schema/model.h"
 

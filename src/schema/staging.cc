@@ -42,18 +42,15 @@ Schema DeriveStagingSchema(const Schema& src) {
     a.not_null = false;
     a.default_expr.clear();  // defaults apply in the cloud, to fields no write named
   }
-  stg.attributes.push_back(MakeAttr(kDeleteAttr, AttrType::kBoolean, "iDelete", AttrRole::kTombstone, "false",
-                                    "Delete"));
-  stg.attributes.push_back(MakeAttr(kLastModifiedAttr, AttrType::kDatetime, "tsLastModified",
-                                    AttrRole::kLastModified, "GetDate()", "Last modified"));
+  stg.attributes.push_back(
+      MakeAttr(kDeleteAttr, AttrType::kBoolean, "iDelete", AttrRole::kTombstone, "false", "Delete"));
+  stg.attributes.push_back(MakeAttr(kLastModifiedAttr, AttrType::kDatetime, "tsLastModified", AttrRole::kLastModified,
+                                    "GetDate()", "Last modified"));
   stg.attributes.push_back(
       MakeAttr(kStgSeqAttr, AttrType::kInt64, "iStgSeq", AttrRole::kInternal, "0", "Change sequence"));
   stg.attributes.push_back(
       MakeAttr(kStgRunAttr, AttrType::kInt64, "iStgRun", AttrRole::kInternal, "0", "Claiming sync run"));
   stg.attributes.push_back(MakeAttr(kStgOpAttr, AttrType::kShort, "iStgOp", AttrRole::kInternal, "0", "Operation"));
-  Attribute fields = MakeAttr(kStgFieldsAttr, AttrType::kMemo, "mStgFields", AttrRole::kInternal, "", "Named fields");
-  fields.not_null = false;
-  stg.attributes.push_back(std::move(fields));
   return stg;
 }
 

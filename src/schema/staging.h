@@ -3,7 +3,7 @@
 //
 // The staging schema copies the primary key and every business attribute, adds
 // the tombstone @delete and @lastModified, and the internal columns the sync
-// uses. Internal columns have AttrRole::kInternal and are never accepted from or
+// uses (iStgSeq, iStgRun, iStgOp). Internal columns have AttrRole::kInternal and are never accepted from or
 // shown to API callers.
 //
 // Thread-safety: stateless.
@@ -14,15 +14,21 @@
 namespace stagebridge::schema {
 
 // Internal staging attributes (names as in the compiled schema; SQL names follow).
-inline constexpr const char* kStgSeqAttr = "stgSeq";        // iStgSeq: change sequence of the last write
-inline constexpr const char* kStgRunAttr = "stgRun";        // iStgRun: id of the sync run that claimed the row, 0 if none
-inline constexpr const char* kStgOpAttr = "stgOp";          // iStgOp: operation of the last write (see StgOp)
-inline constexpr const char* kStgFieldsAttr = "stgFields";  // mStgFields: attributes named by the writes, comma-separated
+inline constexpr const char* kStgSeqAttr = "stgSeq";  // iStgSeq: change sequence of the last write
+inline constexpr const char* kStgRunAttr = "stgRun";  // iStgRun: id of the sync run that claimed the row, 0 if none
+inline constexpr const char* kStgOpAttr = "stgOp";    // iStgOp: operation of the last write (see StgOp)
 inline constexpr const char* kDeleteAttr = "delete";
 inline constexpr const char* kLastModifiedAttr = "lastModified";
 
-// Values of the iStgOp column.
-enum class StgOp : int { kInsert = 0, kUpsert = 1, kDelete = 2 };
+// Values of the iStgOp column: what the sync must do with the row. In staging a
+// business column that is NULL was not named by any write since the row was
+// staged (or since its last delete), so the sync leaves the cloud value alone.
+enum class StgOp : int {
+  kInsert = 0,   // Ingest: insert; a key already in the cloud is a rejected duplicate
+  kUpsert = 1,   // IngestExt: update the named columns, or insert
+  kDelete = 2,   // IngestExt delete: delete the cloud row(s) with the key
+  kReplace = 3,  // a delete followed by IngestExt writes: the cloud row is replaced
+};
 
 // REQUIRES: src.auto_stg and the source is valid (ParseSrcSchema accepted it).
 Schema DeriveStagingSchema(const Schema& src);

@@ -30,7 +30,7 @@ enum class DialectKind { kPostgres, kSqlite };
 // Parsed database URL.
 struct DatabaseUrl {
   DialectKind kind = DialectKind::kSqlite;
-  std::string target;  // SQLite: file path or ":memory:"; PostgreSQL: libpq conninfo URI
+  std::string target;    // SQLite: file path or ":memory:"; PostgreSQL: libpq conninfo URI
   std::string redacted;  // the URL with any password replaced by "***", for logs
 };
 
@@ -39,14 +39,14 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
 
 // What the catalog says about one column of an existing table.
 struct ColumnInfo {
-  std::string name;      // as stored in the catalog (PostgreSQL: lower-case)
-  std::string type;      // normalised upper-case SQL type, e.g. "VARCHAR(255)", "BIGINT"
+  std::string name;  // as stored in the catalog (PostgreSQL: lower-case)
+  std::string type;  // normalised upper-case SQL type, e.g. "VARCHAR(255)", "BIGINT"
   bool not_null = false;
 };
 
 // What the catalog says about one index of an existing table.
 struct IndexInfo {
-  std::string name;                  // as stored in the catalog
+  std::string name;  // as stored in the catalog
   bool unique = false;
   std::vector<std::string> columns;  // in index order, as stored in the catalog
 };
@@ -77,9 +77,16 @@ class Database {
 
   // Runs a query and hands rows to `on_row` one at a time without holding the
   // result in memory (PostgreSQL single-row mode, SQLite stepping).
+  // REQUIRES: `on_row` does not use this Database (PostgreSQL cannot run a
+  // statement while another one streams).
   virtual Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) = 0;
 
   // Transactions. Begin() while a transaction is open is FailedPrecondition.
+  // After Commit() returns no transaction is open, whether it succeeded or not
+  // (a COMMIT that fails rolls back); Rollback() with none open does nothing.
+  // On PostgreSQL a statement that fails inside a transaction aborts it: later
+  // statements fail and Commit() reports FailedPrecondition. On SQLite only the
+  // failed statement is undone. Callers roll back on any error either way.
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
@@ -89,11 +96,12 @@ class Database {
   // can: COPY FROM STDIN on PostgreSQL, a prepared multi-row INSERT on SQLite.
   // `table` and `columns` must be validated identifiers (they are not quoted).
   // Returns the number of rows loaded. Runs inside the caller's transaction if
-  // one is open.
+  // one is open. All or nothing: after an error no row of this call remains.
   virtual Result<std::int64_t> BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                           const RowSource& next_row) = 0;
 
-  // Catalog. Table and column names compare case-insensitively.
+  // Catalog. Table and column names compare case-insensitively. ListColumns
+  // and ListIndexes of a missing table are NotFound.
   virtual Result<bool> TableExists(std::string_view table) = 0;
   virtual Result<std::vector<ColumnInfo>> ListColumns(std::string_view table) = 0;
   virtual Result<std::vector<IndexInfo>> ListIndexes(std::string_view table) = 0;
@@ -112,7 +120,9 @@ class Transaction {
  public:
   explicit Transaction(Database& db) : db_(db) {}
   ~Transaction() {
-    if (active_) (void)db_.Rollback();
+    if (active_) {
+      (void)db_.Rollback();
+    }
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

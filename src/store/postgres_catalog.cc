@@ -9,7 +9,9 @@ namespace stagebridge::store {
 namespace {
 
 std::string AsciiUpper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : s) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
   return s;
 }
 
@@ -31,22 +33,24 @@ std::string NormaliseType(const std::string& format_type) {
   return type;
 }
 
-const std::string& Text(const Value& v) { return std::get<std::string>(v); }
+const std::string& Text(const Value& v) {
+  return std::get<std::string>(v);
+}
 
 }  // namespace
 
 // Names compare case-insensitively; if both "Foo" (quoted) and foo exist, the
 // folded one (what an unquoted name means) wins.
 Result<std::int64_t> PostgresDatabase::TableOid(std::string_view table) {
-  SB_ASSIGN_OR_RETURN(
-      std::vector<Row> rows,
-      Query("SELECT c.oid::int8 FROM pg_catalog.pg_class c"
-            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
-            " AND lower(c.relname) = lower($1::text)"
-            " ORDER BY (c.relname = lower($1::text)) DESC, c.relname LIMIT 1",
-            {std::string(table)}));
-  if (rows.empty()) return std::int64_t{0};
+  SB_ASSIGN_OR_RETURN(std::vector<Row> rows, Query("SELECT c.oid::int8 FROM pg_catalog.pg_class c"
+                                                   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                                   " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+                                                   " AND lower(c.relname) = lower($1::text)"
+                                                   " ORDER BY (c.relname = lower($1::text)) DESC, c.relname LIMIT 1",
+                                                   {std::string(table)}));
+  if (rows.empty()) {
+    return std::int64_t{0};
+  }
   return std::get<std::int64_t>(rows[0][0]);
 }
 
@@ -57,7 +61,9 @@ Result<bool> PostgresDatabase::TableExists(std::string_view table) {
 
 Result<std::vector<ColumnInfo>> PostgresDatabase::ListColumns(std::string_view table) {
   SB_ASSIGN_OR_RETURN(std::int64_t oid, TableOid(table));
-  if (oid == 0) return Status::NotFound("table " + std::string(table) + " does not exist");
+  if (oid == 0) {
+    return Status::NotFound("table " + std::string(table) + " does not exist");
+  }
   SB_ASSIGN_OR_RETURN(std::vector<Row> rows,
                       Query("SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull"
                             " FROM pg_catalog.pg_attribute a"
@@ -76,19 +82,20 @@ Result<std::vector<ColumnInfo>> PostgresDatabase::ListColumns(std::string_view t
 // as its expression text.
 Result<std::vector<IndexInfo>> PostgresDatabase::ListIndexes(std::string_view table) {
   SB_ASSIGN_OR_RETURN(std::int64_t oid, TableOid(table));
-  if (oid == 0) return Status::NotFound("table " + std::string(table) + " does not exist");
-  SB_ASSIGN_OR_RETURN(
-      std::vector<Row> rows,
-      Query("SELECT i.relname::text, ix.indisunique,"
-            " COALESCE(a.attname::text, pg_catalog.pg_get_indexdef(ix.indexrelid, k.ord::int, true))"
-            " FROM pg_catalog.pg_index ix"
-            " JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid"
-            " CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
-            " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum"
-            "  AND k.attnum > 0"
-            " WHERE ix.indrelid = $1::oid AND k.ord <= ix.indnkeyatts"
-            " ORDER BY i.relname, k.ord",
-            {oid}));
+  if (oid == 0) {
+    return Status::NotFound("table " + std::string(table) + " does not exist");
+  }
+  SB_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                      Query("SELECT i.relname::text, ix.indisunique,"
+                            " COALESCE(a.attname::text, pg_catalog.pg_get_indexdef(ix.indexrelid, k.ord::int, true))"
+                            " FROM pg_catalog.pg_index ix"
+                            " JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid"
+                            " CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)"
+                            " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum"
+                            "  AND k.attnum > 0"
+                            " WHERE ix.indrelid = $1::oid AND k.ord <= ix.indnkeyatts"
+                            " ORDER BY i.relname, k.ord",
+                            {oid}));
   std::vector<IndexInfo> indexes;
   for (const Row& row : rows) {
     if (indexes.empty() || indexes.back().name != Text(row[0])) {

@@ -23,7 +23,7 @@ constexpr Oid kFloat8Oid = 701;
 constexpr Oid kNumericOid = 1700;
 
 // COPY data is handed to libpq in pieces of about this size.
-constexpr std::size_t kCopyChunkBytes = 64 * 1024;
+constexpr std::size_t kCopyChunkBytes = std::size_t{64} * 1024;
 
 // Seconds libpq waits for a server that does not answer, unless the URL says otherwise.
 constexpr const char* kDefaultConnectTimeout = "10";
@@ -31,7 +31,9 @@ constexpr const char* kDefaultConnectTimeout = "10";
 void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}
 
 std::string TrimRight(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) {
+    s.pop_back();
+  }
   return s;
 }
 
@@ -59,7 +61,9 @@ void AppendDouble(double v, std::string& out) {
 class TextParams {
  public:
   Status Build(const Params& params) {
-    if (params.size() > 65535) return Status::InvalidArgument("too many parameters (at most 65535)");
+    if (params.size() > 65535) {
+      return Status::InvalidArgument("too many parameters (at most 65535)");
+    }
     numbers_.reserve(params.size());  // no reallocation below: pointers into it stay valid
     values_.reserve(params.size());
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -83,8 +87,8 @@ class TextParams {
     }
     return Status::Ok();
   }
-  int size() const { return static_cast<int>(values_.size()); }
-  const char* const* values() const { return values_.empty() ? nullptr : values_.data(); }
+  int Count() const { return static_cast<int>(values_.size()); }
+  const char* const* Values() const { return values_.empty() ? nullptr : values_.data(); }
 
  private:
   std::vector<std::string> numbers_;
@@ -92,7 +96,9 @@ class TextParams {
 };
 
 Value CellValue(const PGresult* res, int row, int col) {
-  if (PQgetisnull(res, row, col)) return std::monostate{};
+  if (PQgetisnull(res, row, col)) {
+    return std::monostate{};
+  }
   const char* text = PQgetvalue(res, row, col);
   const char* end = text + PQgetlength(res, row, col);
   switch (PQftype(res, col)) {
@@ -101,7 +107,9 @@ Value CellValue(const PGresult* res, int row, int col) {
     case kInt8Oid: {
       std::int64_t v = 0;
       auto [ptr, ec] = std::from_chars(text, end, v);
-      if (ec == std::errc() && ptr == end) return v;
+      if (ec == std::errc() && ptr == end) {
+        return v;
+      }
       break;
     }
     case kFloat4Oid:
@@ -109,7 +117,9 @@ Value CellValue(const PGresult* res, int row, int col) {
     case kNumericOid: {
       double v = 0;
       auto [ptr, ec] = std::from_chars(text, end, v);
-      if (ec == std::errc() && ptr == end) return v;
+      if (ec == std::errc() && ptr == end) {
+        return v;
+      }
       break;
     }
     case kBoolOid: return static_cast<std::int64_t>(text[0] == 't');
@@ -122,7 +132,9 @@ Row RowOf(const PGresult* res, int row) {
   int columns = PQnfields(res);
   Row out;
   out.reserve(static_cast<std::size_t>(columns));
-  for (int c = 0; c < columns; ++c) out.push_back(CellValue(res, row, c));
+  for (int c = 0; c < columns; ++c) {
+    out.push_back(CellValue(res, row, c));
+  }
   return out;
 }
 
@@ -131,11 +143,22 @@ Row RowOf(const PGresult* res, int row) {
 // unique key already holds the value (AlreadyExists), or retrying may succeed
 // (Unavailable: lost connection, serialization failure, deadlock, shutdown).
 Status StatusForSqlState(std::string_view state, std::string msg) {
-  if (state == "23505") return Status::AlreadyExists(std::move(msg));
+  if (state == "23505") {
+    return Status::AlreadyExists(std::move(msg));
+  }
+  if (state == "08P01") {
+    return Status::InvalidArgument(std::move(msg));  // e.g. wrong parameter count
+  }
   std::string_view cls = state.substr(0, 2);
-  if (cls == "08" || cls == "40" || cls == "53" || cls == "57") return Status::Unavailable(std::move(msg));
-  if (cls == "23" || cls == "25" || cls == "55" || cls == "2D") return Status::FailedPrecondition(std::move(msg));
-  if (cls == "XX" || cls == "58") return Status::Internal(std::move(msg));
+  if (cls == "08" || cls == "40" || cls == "53" || cls == "57") {
+    return Status::Unavailable(std::move(msg));
+  }
+  if (cls == "23" || cls == "25" || cls == "55" || cls == "2D") {
+    return Status::FailedPrecondition(std::move(msg));
+  }
+  if (cls == "XX" || cls == "58") {
+    return Status::Internal(std::move(msg));
+  }
   return Status::InvalidArgument(std::move(msg));
 }
 
@@ -163,16 +186,24 @@ void AppendCopyField(const Value& v, std::string& out) {
 
 std::string_view FirstKeyword(std::string_view sql) {
   std::size_t start = sql.find_first_not_of(" \t\r\n(");
-  if (start == std::string_view::npos) return {};
+  if (start == std::string_view::npos) {
+    return {};
+  }
   std::size_t end = start;
-  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
+  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) {
+    ++end;
+  }
   return sql.substr(start, end - start);
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size()) {
+    return false;
+  }
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
   }
   return true;
 }
@@ -182,14 +213,18 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 PostgresDatabase::PostgresDatabase(PGconn* conn, std::string redacted_url)
     : conn_(conn), redacted_url_(std::move(redacted_url)) {}
 
-PostgresDatabase::~PostgresDatabase() { PQfinish(conn_); }
+PostgresDatabase::~PostgresDatabase() {
+  PQfinish(conn_);
+}
 
 Result<std::unique_ptr<Database>> PostgresDatabase::Open(const DatabaseUrl& url) {
   // Entries before the expanded dbname are defaults the URL can override.
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {kDefaultConnectTimeout, "stagebridge", url.target.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
-  if (conn == nullptr) return Status::Unavailable("cannot connect to " + url.redacted + ": out of memory");
+  if (conn == nullptr) {
+    return Status::Unavailable("cannot connect to " + url.redacted + ": out of memory");
+  }
   std::unique_ptr<PostgresDatabase> db(new PostgresDatabase(conn, url.redacted));
   if (PQstatus(conn) != CONNECTION_OK) {
     return Status::Unavailable(db->Scrub("cannot connect to " + url.redacted + ": " + TrimRight(PQerrorMessage(conn))));
@@ -200,13 +235,17 @@ Result<std::unique_ptr<Database>> PostgresDatabase::Open(const DatabaseUrl& url)
 }
 
 Status PostgresDatabase::SetUpSession() {
-  if (PQsetClientEncoding(conn_, "UTF8") != 0) return ConnectionLost();
+  if (PQsetClientEncoding(conn_, "UTF8") != 0) {
+    return ConnectionLost();
+  }
   return RunSimple("SET client_min_messages = warning; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'").status();
 }
 
 std::string PostgresDatabase::Scrub(std::string message) const {
   const char* password = PQpass(conn_);
-  if (password == nullptr || *password == '\0') return message;
+  if (password == nullptr || *password == '\0') {
+    return message;
+  }
   std::string_view secret(password);
   for (std::size_t pos = message.find(secret); pos != std::string::npos; pos = message.find(secret, pos + 3)) {
     message.replace(pos, secret.size(), "***");
@@ -215,32 +254,41 @@ std::string PostgresDatabase::Scrub(std::string message) const {
 }
 
 Status PostgresDatabase::ConnectionLost() {
-  return Status::Unavailable(
-      Scrub("connection to " + redacted_url_ + " lost: " + TrimRight(PQerrorMessage(conn_))));
+  return Status::Unavailable(Scrub("connection to " + redacted_url_ + " lost: " + TrimRight(PQerrorMessage(conn_))));
 }
 
 Status PostgresDatabase::EnsureConnected() {
-  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    return Status::Ok();
+  }
   if (in_transaction_) {
     return Status::Unavailable("connection to " + redacted_url_ + " lost during a transaction; roll it back");
   }
   PQreset(conn_);
-  if (PQstatus(conn_) != CONNECTION_OK) return ConnectionLost();
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return ConnectionLost();
+  }
   return SetUpSession();
 }
 
 Status PostgresDatabase::ErrorFrom(const PGresult* result) {
-  if (PQstatus(conn_) == CONNECTION_BAD) return ConnectionLost();
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    return ConnectionLost();
+  }
   const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
-  std::string message = primary ? std::string(primary)
-                                : TrimRight(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
-  if (message.empty()) message = "unknown PostgreSQL error";
+  std::string message =
+      primary ? std::string(primary) : TrimRight(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  if (message.empty()) {
+    message = "unknown PostgreSQL error";
+  }
   return StatusForSqlState(state ? state : "", Scrub(std::move(message)));
 }
 
 Status PostgresDatabase::CheckResult(const PGresult* result) {
-  if (result == nullptr) return ErrorFrom(nullptr);
+  if (result == nullptr) {
+    return ErrorFrom(nullptr);
+  }
   switch (PQresultStatus(result)) {
     case PGRES_COMMAND_OK:
     case PGRES_TUPLES_OK:
@@ -248,18 +296,26 @@ Status PostgresDatabase::CheckResult(const PGresult* result) {
     case PGRES_SINGLE_TUPLE: return Status::Ok();
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT:
-    case PGRES_COPY_BOTH: AbandonCopy(PQresultStatus(result)); return Status::InvalidArgument("COPY is supported through BulkInsert only");
+    case PGRES_COPY_BOTH:
+      AbandonCopy(PQresultStatus(result));
+      return Status::InvalidArgument("COPY is supported through BulkInsert only");
     default: return ErrorFrom(result);
   }
 }
 
 void PostgresDatabase::AbandonCopy(ExecStatusType state) {
-  if (state != PGRES_COPY_OUT) (void)PQputCopyEnd(conn_, "COPY is not supported here");
+  if (state != PGRES_COPY_OUT) {
+    (void)PQputCopyEnd(conn_, "COPY is not supported here");
+  }
   if (state != PGRES_COPY_IN) {
     char* data = nullptr;
-    while (PQgetCopyData(conn_, &data, 0) > 0) PQfreemem(data);
+    while (PQgetCopyData(conn_, &data, 0) > 0) {
+      PQfreemem(data);
+    }
   }
-  while (PGresult* raw = PQgetResult(conn_)) PQclear(raw);
+  while (PGresult* raw = PQgetResult(conn_)) {
+    PQclear(raw);
+  }
 }
 
 Result<PostgresDatabase::ResultPtr> PostgresDatabase::Run(std::string_view sql, const Params& params) {
@@ -267,7 +323,7 @@ Result<PostgresDatabase::ResultPtr> PostgresDatabase::Run(std::string_view sql, 
   TextParams text;
   SB_RETURN_IF_ERROR(text.Build(params));
   std::string statement(sql);
-  ResultPtr result(PQexecParams(conn_, statement.c_str(), text.size(), nullptr, text.values(), nullptr, nullptr, 0));
+  ResultPtr result(PQexecParams(conn_, statement.c_str(), text.Count(), nullptr, text.Values(), nullptr, nullptr, 0));
   SB_RETURN_IF_ERROR(CheckResult(result.get()));
   return result;
 }
@@ -296,7 +352,9 @@ Result<std::vector<Row>> PostgresDatabase::Query(std::string_view sql, const Par
   std::vector<Row> rows;
   int count = PQntuples(result.get());
   rows.reserve(static_cast<std::size_t>(count));
-  for (int r = 0; r < count; ++r) rows.push_back(RowOf(result.get(), r));
+  for (int r = 0; r < count; ++r) {
+    rows.push_back(RowOf(result.get(), r));
+  }
   return rows;
 }
 
@@ -311,7 +369,7 @@ Status PostgresDatabase::QueryStream(std::string_view sql, const Params& params,
   TextParams text;
   SB_RETURN_IF_ERROR(text.Build(params));
   std::string statement(sql);
-  if (!PQsendQueryParams(conn_, statement.c_str(), text.size(), nullptr, text.values(), nullptr, nullptr, 0)) {
+  if (!PQsendQueryParams(conn_, statement.c_str(), text.Count(), nullptr, text.Values(), nullptr, nullptr, 0)) {
     return ErrorFrom(nullptr);
   }
   (void)PQsetSingleRowMode(conn_);  // if refused, all rows arrive in one result: still handled below
@@ -325,7 +383,9 @@ Status PostgresDatabase::QueryStream(std::string_view sql, const Params& params,
     if (state == PGRES_SINGLE_TUPLE || state == PGRES_TUPLES_OK) {
       int count = PQntuples(raw);
       for (int r = 0; r < count && !stopped && status.ok(); ++r) {
-        if (on_row(RowOf(raw, r))) continue;
+        if (on_row(RowOf(raw, r))) {
+          continue;
+        }
         stopped = true;
         if (may_cancel) {
           if (PGcancel* cancel = PQgetCancel(conn_)) {
@@ -337,17 +397,27 @@ Status PostgresDatabase::QueryStream(std::string_view sql, const Params& params,
       }
       continue;
     }
-    if (state == PGRES_COMMAND_OK || state == PGRES_EMPTY_QUERY) continue;
+    if (state == PGRES_COMMAND_OK || state == PGRES_EMPTY_QUERY) {
+      continue;
+    }
     const char* sqlstate = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-    if (cancelled && sqlstate != nullptr && std::string_view(sqlstate) == "57014") continue;
-    if (status.ok()) status = ErrorFrom(raw);
+    if (cancelled && sqlstate != nullptr && std::string_view(sqlstate) == "57014") {
+      continue;
+    }
+    if (status.ok()) {
+      status = ErrorFrom(raw);
+    }
   }
-  if (status.ok() && PQstatus(conn_) == CONNECTION_BAD) status = ConnectionLost();
+  if (status.ok() && PQstatus(conn_) == CONNECTION_BAD) {
+    status = ConnectionLost();
+  }
   return status;
 }
 
 Status PostgresDatabase::Begin() {
-  if (in_transaction_) return Status::FailedPrecondition("a transaction is already open");
+  if (in_transaction_) {
+    return Status::FailedPrecondition("a transaction is already open");
+  }
   SB_RETURN_IF_ERROR(EnsureConnected());
   SB_RETURN_IF_ERROR(RunSimple("BEGIN").status());
   in_transaction_ = true;
@@ -357,9 +427,13 @@ Status PostgresDatabase::Begin() {
 // A transaction in which a statement failed is aborted, and PostgreSQL answers
 // COMMIT with a silent ROLLBACK; that must not read as success.
 Status PostgresDatabase::Commit() {
-  if (!in_transaction_) return Status::FailedPrecondition("COMMIT without an open transaction");
+  if (!in_transaction_) {
+    return Status::FailedPrecondition("COMMIT without an open transaction");
+  }
   in_transaction_ = false;
-  if (PQstatus(conn_) != CONNECTION_OK) return ConnectionLost();
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return ConnectionLost();
+  }
   if (PQtransactionStatus(conn_) == PQTRANS_INERROR) {
     SB_RETURN_IF_ERROR(RunSimple("ROLLBACK").status());
     return Status::FailedPrecondition("the transaction was aborted by an earlier error and has been rolled back");
@@ -374,22 +448,36 @@ Status PostgresDatabase::Commit() {
 // Rolling back a transaction whose connection is gone succeeds: the server has
 // already discarded it.
 Status PostgresDatabase::Rollback() {
-  if (!in_transaction_) return Status::Ok();
+  if (!in_transaction_) {
+    return Status::Ok();
+  }
   in_transaction_ = false;
-  if (PQstatus(conn_) != CONNECTION_OK) return Status::Ok();
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return Status::Ok();
+  }
   Status status = RunSimple("ROLLBACK").status();
-  if (!status.ok() && PQstatus(conn_) != CONNECTION_OK) return Status::Ok();
+  if (!status.ok() && PQstatus(conn_) != CONNECTION_OK) {
+    return Status::Ok();
+  }
   return status;
 }
 
 Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                                   const RowSource& next_row) {
-  if (!IsValidIdentifier(table)) return Status::InvalidArgument("invalid table name for bulk insert");
-  if (columns.empty()) return Status::InvalidArgument("bulk insert into " + std::string(table) + " without columns");
+  if (!IsValidIdentifier(table)) {
+    return Status::InvalidArgument("invalid table name for bulk insert");
+  }
+  if (columns.empty()) {
+    return Status::InvalidArgument("bulk insert into " + std::string(table) + " without columns");
+  }
   std::string sql = "COPY " + std::string(table) + " (";
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    if (!IsValidIdentifier(columns[i])) return Status::InvalidArgument("invalid column name for bulk insert");
-    if (i > 0) sql += ", ";
+    if (!IsValidIdentifier(columns[i])) {
+      return Status::InvalidArgument("invalid column name for bulk insert");
+    }
+    if (i > 0) {
+      sql += ", ";
+    }
     sql += columns[i];
   }
   sql += ") FROM STDIN";
@@ -407,12 +495,16 @@ Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const 
   Row row;
   std::int64_t sent = 0;
   auto flush = [&]() {
-    if (PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) != 1) status = ConnectionLost();
+    if (PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) != 1) {
+      status = ConnectionLost();
+    }
     buffer.clear();
   };
   while (status.ok()) {
     row.clear();
-    if (!next_row(row)) break;
+    if (!next_row(row)) {
+      break;
+    }
     if (row.size() != columns.size()) {
       status = Status::InvalidArgument("bulk insert into " + std::string(table) + ": row " + std::to_string(sent + 1) +
                                        " has " + std::to_string(row.size()) + " values for " +
@@ -420,16 +512,24 @@ Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const 
       break;
     }
     for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) buffer += '\t';
+      if (i > 0) {
+        buffer += '\t';
+      }
       AppendCopyField(row[i], buffer);
     }
     buffer += '\n';
     ++sent;
-    if (buffer.size() >= kCopyChunkBytes) flush();
+    if (buffer.size() >= kCopyChunkBytes) {
+      flush();
+    }
   }
-  if (status.ok() && !buffer.empty()) flush();
+  if (status.ok() && !buffer.empty()) {
+    flush();
+  }
   bool lost = PQstatus(conn_) != CONNECTION_OK;
-  if (!lost && PQputCopyEnd(conn_, status.ok() ? nullptr : "bulk insert aborted by the client") != 1) lost = true;
+  if (!lost && PQputCopyEnd(conn_, status.ok() ? nullptr : "bulk insert aborted by the client") != 1) {
+    lost = true;
+  }
 
   std::int64_t loaded = sent;
   while (PGresult* raw = PQgetResult(conn_)) {
@@ -441,8 +541,12 @@ Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const 
       status = ErrorFrom(raw);
     }
   }
-  if (status.ok() && (lost || PQstatus(conn_) != CONNECTION_OK)) status = ConnectionLost();
-  if (!status.ok()) return status;
+  if (status.ok() && (lost || PQstatus(conn_) != CONNECTION_OK)) {
+    status = ConnectionLost();
+  }
+  if (!status.ok()) {
+    return status;
+  }
   return loaded;
 }
 

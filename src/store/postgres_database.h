@@ -13,10 +13,10 @@
 // Thread-safety: one connection; not thread-safe (see database.h).
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <memory>
 #include <string>
+
+#include <libpq-fe.h>
 
 #include "store/database.h"
 

@@ -34,13 +34,17 @@ Row RowOf(sqlite3_stmt* stmt) {
   int columns = sqlite3_column_count(stmt);
   Row row;
   row.reserve(static_cast<std::size_t>(columns));
-  for (int c = 0; c < columns; ++c) row.push_back(ColumnValue(stmt, c));
+  for (int c = 0; c < columns; ++c) {
+    row.push_back(ColumnValue(stmt, c));
+  }
   return row;
 }
 
 bool IsDataChange(std::string_view sql) {
   std::size_t start = sql.find_first_not_of(" \t\r\n(");
-  if (start == std::string_view::npos) return false;
+  if (start == std::string_view::npos) {
+    return false;
+  }
   std::string word;
   for (std::size_t i = start; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
     word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i])));
@@ -85,7 +89,9 @@ std::string TranslatePlaceholders(std::string_view sql) {
 }
 
 SqliteDatabase::CachedStatement::~CachedStatement() {
-  if (stmt_ != nullptr) db_->Return(std::move(key_), std::move(stmt_));
+  if (stmt_ != nullptr) {
+    db_->Return(std::move(key_), std::move(stmt_));
+  }
 }
 
 SqliteDatabase::SqliteDatabase(sqlite3* db, std::string redacted_url)
@@ -102,12 +108,16 @@ Result<std::unique_ptr<Database>> SqliteDatabase::Open(const DatabaseUrl& url) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec) return Status::IoError("cannot create directory " + parent.string() + ": " + ec.message());
+    if (!parent.empty()) {
+      std::filesystem::create_directories(parent, ec);
+    }
+    if (ec) {
+      return Status::IoError("cannot create directory " + parent.string() + ": " + ec.message());
+    }
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, url.redacted));
   if (rc != SQLITE_OK) {
     std::string message = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
@@ -116,7 +126,9 @@ Result<std::unique_ptr<Database>> SqliteDatabase::Open(const DatabaseUrl& url) {
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   Status status = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-  if (!status.ok()) return status.WithContext("cannot open " + url.redacted);
+  if (!status.ok()) {
+    return status.WithContext("cannot open " + url.redacted);
+  }
   return std::unique_ptr<Database>(std::move(db));
 }
 
@@ -162,13 +174,17 @@ Result<SqliteDatabase::CachedStatement> SqliteDatabase::Prepare(std::string_view
     return CachedStatement(this, std::move(key), std::move(stmt));
   }
   std::string translated = TranslatePlaceholders(sql);
-  if (translated.size() > static_cast<std::size_t>(INT_MAX)) return Status::InvalidArgument("statement too long");
+  if (translated.size() > static_cast<std::size_t>(INT_MAX)) {
+    return Status::InvalidArgument("statement too long");
+  }
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, translated.c_str(), static_cast<int>(translated.size()), SQLITE_PREPARE_PERSISTENT,
                               &raw, &tail);
   StatementPtr stmt(raw);
-  if (rc != SQLITE_OK) return Error(rc);
+  if (rc != SQLITE_OK) {
+    return Error(rc);
+  }
   // Only one statement per call, as with PostgreSQL's extended protocol.
   if (tail != nullptr && *tail != '\0') {
     sqlite3_stmt* next = nullptr;
@@ -184,7 +200,9 @@ Result<SqliteDatabase::CachedStatement> SqliteDatabase::Prepare(std::string_view
 void SqliteDatabase::Return(std::string key, StatementPtr stmt) {
   sqlite3_reset(stmt.get());
   sqlite3_clear_bindings(stmt.get());
-  if (cache_.count(key) != 0) return;  // a copy was checked out twice (re-entrant use): keep one
+  if (cache_.count(key) != 0) {
+    return;  // a copy was checked out twice (re-entrant use): keep one
+  }
   lru_.emplace_front(key, std::move(stmt));
   cache_.emplace(std::move(key), lru_.begin());
   if (lru_.size() > kMaxCachedStatements) {
@@ -215,25 +233,37 @@ Status SqliteDatabase::Bind(sqlite3_stmt* stmt, const Params& params) {
       const std::string& s = std::get<std::string>(v);
       rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
     }
-    if (rc != SQLITE_OK) return Error(rc);
+    if (rc != SQLITE_OK) {
+      return Error(rc);
+    }
   }
   return Status::Ok();
 }
 
 Result<std::int64_t> SqliteDatabase::Execute(std::string_view sql, const Params& params) {
   SB_ASSIGN_OR_RETURN(CachedStatement stmt, Prepare(sql));
-  SB_RETURN_IF_ERROR(Bind(stmt.get(), params));
-  if (stmt.get() == nullptr) return std::int64_t{0};
+  SB_RETURN_IF_ERROR(Bind(stmt.Get(), params));
+  if (stmt.Get() == nullptr) {
+    return std::int64_t{0};
+  }
   std::int64_t rows = 0;
   int rc = SQLITE_OK;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) ++rows;
-  if (rc != SQLITE_DONE) return Error(rc);
+  while ((rc = sqlite3_step(stmt.Get())) == SQLITE_ROW) {
+    ++rows;
+  }
+  if (rc != SQLITE_DONE) {
+    return Error(rc);
+  }
   // sqlite3_changes() keeps its value across DDL, so ask it only after DML.
-  if (!sqlite3_stmt_readonly(stmt.get())) rows = IsDataChange(sql) ? sqlite3_changes64(db_) : 0;
+  if (!sqlite3_stmt_readonly(stmt.Get())) {
+    rows = IsDataChange(sql) ? sqlite3_changes64(db_) : 0;
+  }
   return rows;
 }
 
-Status SqliteDatabase::ExecuteScript(std::string_view sql) { return Exec(std::string(sql).c_str()); }
+Status SqliteDatabase::ExecuteScript(std::string_view sql) {
+  return Exec(std::string(sql).c_str());
+}
 
 Result<std::vector<Row>> SqliteDatabase::Query(std::string_view sql, const Params& params) {
   std::vector<Row> rows;
@@ -246,17 +276,23 @@ Result<std::vector<Row>> SqliteDatabase::Query(std::string_view sql, const Param
 
 Status SqliteDatabase::QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) {
   SB_ASSIGN_OR_RETURN(CachedStatement stmt, Prepare(sql));
-  SB_RETURN_IF_ERROR(Bind(stmt.get(), params));
-  if (stmt.get() == nullptr) return Status::Ok();
+  SB_RETURN_IF_ERROR(Bind(stmt.Get(), params));
+  if (stmt.Get() == nullptr) {
+    return Status::Ok();
+  }
   int rc = SQLITE_OK;
-  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    if (!on_row(RowOf(stmt.get()))) return Status::Ok();
+  while ((rc = sqlite3_step(stmt.Get())) == SQLITE_ROW) {
+    if (!on_row(RowOf(stmt.Get()))) {
+      return Status::Ok();
+    }
   }
   return rc == SQLITE_DONE ? Status::Ok() : Error(rc);
 }
 
 Status SqliteDatabase::Begin() {
-  if (in_transaction_) return Status::FailedPrecondition("a transaction is already open");
+  if (in_transaction_) {
+    return Status::FailedPrecondition("a transaction is already open");
+  }
   SB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   in_transaction_ = true;
   return Status::Ok();
@@ -265,20 +301,28 @@ Status SqliteDatabase::Begin() {
 // Whatever happens, no transaction is open afterwards: a COMMIT that fails
 // (SQLITE_BUSY, I/O error) is followed by a ROLLBACK.
 Status SqliteDatabase::Commit() {
-  if (!in_transaction_) return Status::FailedPrecondition("COMMIT without an open transaction");
+  if (!in_transaction_) {
+    return Status::FailedPrecondition("COMMIT without an open transaction");
+  }
   in_transaction_ = false;
   if (sqlite3_get_autocommit(db_)) {
     return Status::FailedPrecondition("the transaction was rolled back by an earlier error");
   }
   Status status = Exec("COMMIT");
-  if (!status.ok() && !sqlite3_get_autocommit(db_)) (void)Exec("ROLLBACK");
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) {
+    (void)Exec("ROLLBACK");
+  }
   return status;
 }
 
 Status SqliteDatabase::Rollback() {
-  if (!in_transaction_) return Status::Ok();
+  if (!in_transaction_) {
+    return Status::Ok();
+  }
   in_transaction_ = false;
-  if (sqlite3_get_autocommit(db_)) return Status::Ok();  // SQLite already rolled it back
+  if (sqlite3_get_autocommit(db_)) {
+    return Status::Ok();  // SQLite already rolled it back
+  }
   return Exec("ROLLBACK");
 }
 
@@ -287,12 +331,18 @@ Status SqliteDatabase::Rollback() {
 // transaction of its own.
 Result<std::int64_t> SqliteDatabase::BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                                 const RowSource& next_row) {
-  if (!IsValidIdentifier(table)) return Status::InvalidArgument("invalid table name for bulk insert");
-  if (columns.empty()) return Status::InvalidArgument("bulk insert into " + std::string(table) + " without columns");
+  if (!IsValidIdentifier(table)) {
+    return Status::InvalidArgument("invalid table name for bulk insert");
+  }
+  if (columns.empty()) {
+    return Status::InvalidArgument("bulk insert into " + std::string(table) + " without columns");
+  }
   std::string sql = "INSERT INTO " + std::string(table) + " (";
   std::string values;
   for (std::size_t i = 0; i < columns.size(); ++i) {
-    if (!IsValidIdentifier(columns[i])) return Status::InvalidArgument("invalid column name for bulk insert");
+    if (!IsValidIdentifier(columns[i])) {
+      return Status::InvalidArgument("invalid column name for bulk insert");
+    }
     if (i > 0) {
       sql += ", ";
       values += ", ";
@@ -314,16 +364,20 @@ Result<std::int64_t> SqliteDatabase::BulkInsert(std::string_view table, const st
     std::int64_t count = 0;
     while (true) {
       row.clear();
-      if (!next_row(row)) break;
-      if (row.size() != columns.size()) {
-        return Status::InvalidArgument("bulk insert into " + std::string(table) + ": row " +
-                                       std::to_string(count + 1) + " has " + std::to_string(row.size()) +
-                                       " values for " + std::to_string(columns.size()) + " columns");
+      if (!next_row(row)) {
+        break;
       }
-      SB_RETURN_IF_ERROR(Bind(stmt.get(), row));
-      int rc = sqlite3_step(stmt.get());
-      if (rc != SQLITE_DONE) return Error(rc);
-      sqlite3_reset(stmt.get());
+      if (row.size() != columns.size()) {
+        return Status::InvalidArgument("bulk insert into " + std::string(table) + ": row " + std::to_string(count + 1) +
+                                       " has " + std::to_string(row.size()) + " values for " +
+                                       std::to_string(columns.size()) + " columns");
+      }
+      SB_RETURN_IF_ERROR(Bind(stmt.Get(), row));
+      int rc = sqlite3_step(stmt.Get());
+      if (rc != SQLITE_DONE) {
+        return Error(rc);
+      }
+      sqlite3_reset(stmt.Get());
       ++count;
     }
     return count;
@@ -347,30 +401,34 @@ Result<std::int64_t> SqliteDatabase::BulkInsert(std::string_view table, const st
 }
 
 Result<bool> SqliteDatabase::TableExists(std::string_view table) {
-  SB_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                      Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1 COLLATE NOCASE",
-                            {std::string(table)}));
+  SB_ASSIGN_OR_RETURN(
+      std::vector<Row> rows,
+      Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1 COLLATE NOCASE", {std::string(table)}));
   return !rows.empty();
 }
 
 Result<std::vector<ColumnInfo>> SqliteDatabase::ListColumns(std::string_view table) {
   SB_ASSIGN_OR_RETURN(bool exists, TableExists(table));
-  if (!exists) return Status::NotFound("table " + std::string(table) + " does not exist");
-  SB_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                      Query("SELECT name, upper(type), \"notnull\" FROM pragma_table_info($1) ORDER BY cid",
-                            {std::string(table)}));
+  if (!exists) {
+    return Status::NotFound("table " + std::string(table) + " does not exist");
+  }
+  SB_ASSIGN_OR_RETURN(
+      std::vector<Row> rows,
+      Query("SELECT name, upper(type), \"notnull\" FROM pragma_table_info($1) ORDER BY cid", {std::string(table)}));
   std::vector<ColumnInfo> columns;
   columns.reserve(rows.size());
   for (const Row& row : rows) {
-    columns.push_back({std::get<std::string>(row[0]), std::get<std::string>(row[1]),
-                       std::get<std::int64_t>(row[2]) != 0});
+    columns.push_back(
+        {std::get<std::string>(row[0]), std::get<std::string>(row[1]), std::get<std::int64_t>(row[2]) != 0});
   }
   return columns;
 }
 
 Result<std::vector<IndexInfo>> SqliteDatabase::ListIndexes(std::string_view table) {
   SB_ASSIGN_OR_RETURN(bool exists, TableExists(table));
-  if (!exists) return Status::NotFound("table " + std::string(table) + " does not exist");
+  if (!exists) {
+    return Status::NotFound("table " + std::string(table) + " does not exist");
+  }
   SB_ASSIGN_OR_RETURN(std::vector<Row> rows,
                       Query("SELECT name, \"unique\" FROM pragma_index_list($1) ORDER BY name", {std::string(table)}));
   std::vector<IndexInfo> indexes;

@@ -14,13 +14,13 @@
 // Thread-safety: one connection opened without SQLite's mutex; not thread-safe.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include <sqlite3.h>
 
 #include "store/database.h"
 
@@ -64,7 +64,7 @@ class SqliteDatabase final : public Database {
     CachedStatement(CachedStatement&& other) noexcept = default;
     CachedStatement& operator=(CachedStatement&&) = delete;
     ~CachedStatement();
-    sqlite3_stmt* get() const { return stmt_.get(); }
+    sqlite3_stmt* Get() const { return stmt_.get(); }
 
    private:
     SqliteDatabase* db_;

@@ -8,10 +8,14 @@
 namespace stagebridge::store {
 namespace {
 
-bool IsIdentifierChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsIdentifierChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 std::string UpperWordAt(std::string_view text, std::size_t pos) {
-  while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+  while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) {
+    ++pos;
+  }
   std::string word;
   for (; pos < text.size() && IsIdentifierChar(text[pos]); ++pos) {
     word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[pos])));
@@ -24,7 +28,9 @@ std::string UpperWordAt(std::string_view text, std::size_t pos) {
 // closes the definition list. `before_constraint` tells which it is.
 Result<std::size_t> InsertionPoint(std::string_view sql, bool& before_constraint) {
   std::size_t open = sql.find('(');
-  if (open == std::string_view::npos) return Status::Internal("unexpected CREATE TABLE text");
+  if (open == std::string_view::npos) {
+    return Status::Internal("unexpected CREATE TABLE text");
+  }
   int depth = 1;
   std::size_t item_start = open + 1;
   for (std::size_t i = open + 1; i < sql.size(); ++i) {
@@ -44,11 +50,15 @@ Result<std::size_t> InsertionPoint(std::string_view sql, bool& before_constraint
     } else if (c == '(') {
       ++depth;
     } else if (c == ')' || (c == ',' && depth == 1)) {
-      if (c == ')' && --depth > 0) continue;
+      if (c == ')' && --depth > 0) {
+        continue;
+      }
       std::string word = UpperWordAt(sql, item_start);
       if (word == "CONSTRAINT" || word == "PRIMARY" || word == "UNIQUE" || word == "CHECK" || word == "FOREIGN") {
         before_constraint = true;
-        while (std::isspace(static_cast<unsigned char>(sql[item_start]))) ++item_start;
+        while (std::isspace(static_cast<unsigned char>(sql[item_start]))) {
+          ++item_start;
+        }
         return item_start;
       }
       if (c == ')') {
@@ -61,7 +71,9 @@ Result<std::size_t> InsertionPoint(std::string_view sql, bool& before_constraint
   return Status::Internal("unexpected CREATE TABLE text");
 }
 
-std::string Quoted(std::string_view name) { return "\"" + std::string(name) + "\""; }
+std::string Quoted(std::string_view name) {
+  return "\"" + std::string(name) + "\"";
+}
 
 }  // namespace
 
@@ -70,14 +82,18 @@ Status SqliteAddColumnsByRebuild(Database& db, std::string_view table,
   SB_ASSIGN_OR_RETURN(std::vector<Row> tables,
                       db.Query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = $1 COLLATE NOCASE",
                                {std::string(table)}));
-  if (tables.empty()) return Status::NotFound("table " + std::string(table) + " does not exist");
+  if (tables.empty()) {
+    return Status::NotFound("table " + std::string(table) + " does not exist");
+  }
   const std::string name = std::get<std::string>(tables[0][0]);
   const std::string create_sql = std::get<std::string>(tables[0][1]);
   SB_ASSIGN_OR_RETURN(std::vector<Row> columns,
                       db.Query("SELECT name FROM pragma_table_info($1) ORDER BY cid", {name}));
   std::string column_list;
   for (const Row& column : columns) {
-    if (!column_list.empty()) column_list += ", ";
+    if (!column_list.empty()) {
+      column_list += ", ";
+    }
     column_list += Quoted(std::get<std::string>(column[0]));
   }
   SB_ASSIGN_OR_RETURN(std::vector<Row> dependents,

@@ -37,7 +37,7 @@ enum class ColumnType {
 struct ColumnSpec {
   std::string name;
   ColumnType type = ColumnType::kString;
-  int length = 0;          // kString only; > 0
+  int length = 0;  // kString only; > 0
   bool not_null = false;
   std::string default_sql;  // a literal from a closed set (number, 'text' quoted by
                             // the caller via QuoteLiteral, or "CURRENT_TIMESTAMP"); empty = none
@@ -65,7 +65,9 @@ std::string QuoteLiteral(std::string_view text);
 // SQL type of a column in a dialect, e.g. "VARCHAR(255)" or "TIMESTAMP WITH TIME ZONE".
 std::string SqlType(DialectKind dialect, const ColumnSpec& column);
 
-// What EnsureTable did, for the CLI to report.
+// What EnsureTable did, for the CLI to report. Names are spelled as in the spec
+// (extra_columns as in the catalog). When `created`, the table was made with all
+// its columns and indexes and the added_* lists stay empty.
 struct MigrationReport {
   bool created = false;
   std::vector<std::string> added_columns;

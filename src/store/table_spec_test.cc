@@ -1,12 +1,12 @@
 // table_spec_test.cc — identifiers, DDL text and EnsureTable migrations on both backends.
 #include "store/table_spec.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cctype>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "support/test_databases.h"
 
@@ -19,12 +19,16 @@ using test::BackendParamName;
 using test::TestDatabase;
 
 std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return s;
 }
 
 std::vector<std::string> Lower(std::vector<std::string> names) {
-  for (std::string& n : names) n = Lower(n);
+  for (std::string& n : names) {
+    n = Lower(n);
+  }
   return names;
 }
 
@@ -54,7 +58,9 @@ TableSpec SampleSpec() {
 
 const IndexInfo* FindIndex(const std::vector<IndexInfo>& indexes, const std::string& name) {
   for (const IndexInfo& index : indexes) {
-    if (Lower(index.name) == Lower(name)) return &index;
+    if (Lower(index.name) == Lower(name)) {
+      return &index;
+    }
   }
   return nullptr;
 }
@@ -125,8 +131,8 @@ TEST_P(TableSpecTest, EnsureTableCreatesWhatTheSpecSays) {
   EXPECT_FALSE(by_count->unique);
   EXPECT_EQ(Lower(by_count->columns), (std::vector<std::string>{"icount", "iflag"}));
   // The primary key's index: PostgreSQL names it after the constraint, SQLite automatically.
-  const IndexInfo* pk = FindIndex(*indexes, db_->kind() == DialectKind::kPostgres ? "DemSampleTable_pkey"
-                                                                                  : "sqlite_autoindex_DemSampleTable_1");
+  const IndexInfo* pk = FindIndex(
+      *indexes, db_->kind() == DialectKind::kPostgres ? "DemSampleTable_pkey" : "sqlite_autoindex_DemSampleTable_1");
   ASSERT_NE(pk, nullptr);
   EXPECT_TRUE(pk->unique);
   EXPECT_EQ(Lower(pk->columns), (std::vector<std::string>{"iid"}));
@@ -300,7 +306,7 @@ TEST_P(TableSpecTest, DropTable) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, TableSpecTest, testing::ValuesIn(AllBackends()), BackendParamName());
 
-TEST(IdentifierTest, Validity) {
+TEST(TableSpecIdentifierTest, Validity) {
   EXPECT_TRUE(IsValidIdentifier("a"));
   EXPECT_TRUE(IsValidIdentifier("_x"));
   EXPECT_TRUE(IsValidIdentifier("DemSampleTableStg_id2"));
@@ -316,14 +322,16 @@ TEST(IdentifierTest, Validity) {
   EXPECT_FALSE(IsValidIdentifier("caf\xc3\xa9"));
 }
 
-TEST(QuoteLiteralTest, DoublesQuotes) {
+TEST(TableSpecQuoteLiteralTest, DoublesQuotes) {
   EXPECT_EQ(QuoteLiteral(""), "''");
   EXPECT_EQ(QuoteLiteral("abc"), "'abc'");
   EXPECT_EQ(QuoteLiteral("O'Brien''s"), "'O''Brien''''s'");
 }
 
-TEST(SqlTypeTest, PerDialect) {
-  auto type = [](DialectKind d, ColumnType t, int length = 0) { return SqlType(d, ColumnSpec{"c", t, length}); };
+TEST(TableSpecSqlTypeTest, PerDialect) {
+  auto type = [](DialectKind d, ColumnType t, int length = 0) {
+    return SqlType(d, ColumnSpec{"c", t, length, false, ""});
+  };
   constexpr DialectKind kPg = DialectKind::kPostgres;
   constexpr DialectKind kLite = DialectKind::kSqlite;
   EXPECT_EQ(type(kPg, ColumnType::kString, 255), "VARCHAR(255)");
@@ -342,7 +350,7 @@ TEST(SqlTypeTest, PerDialect) {
   EXPECT_EQ(type(kLite, ColumnType::kTimestamp), "TIMESTAMP");
 }
 
-TEST(CreateTableSqlTest, BothDialects) {
+TEST(TableSpecCreateTableSqlTest, BothDialects) {
   TableSpec spec;
   spec.name = "Small";
   spec.columns = {{"iId", ColumnType::kInt64, 0, false, ""},

@@ -10,7 +10,9 @@ namespace {
 constexpr std::string_view kSqlitePrefix = "sqlite:";
 constexpr std::string_view kPostgresPrefixes[] = {"postgresql://", "postgres://"};
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char AsciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Replaces the password of a URI's userinfo ("scheme://user:PASSWORD@host") and
 // the value of any `password=` query parameter with "***". libpq ends the
@@ -23,14 +25,17 @@ std::string Redact(std::string_view url) {
     std::size_t stop = out.find_first_of("@/", start);
     if (stop != std::string::npos && out[stop] == '@') {
       std::size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < stop) out.replace(colon + 1, stop - colon - 1, "***");
+      if (colon != std::string::npos && colon < stop) {
+        out.replace(colon + 1, stop - colon - 1, "***");
+      }
     }
   }
   std::size_t query = out.find('?');
   while (query != std::string::npos) {
     std::size_t key = query + 1;
     std::size_t next = out.find('&', key);
-    std::string_view param = std::string_view(out).substr(key, next == std::string::npos ? std::string::npos : next - key);
+    std::string_view param =
+        std::string_view(out).substr(key, next == std::string::npos ? std::string::npos : next - key);
     constexpr std::string_view kPassword = "password=";
     if (param.size() >= kPassword.size() && std::equal(kPassword.begin(), kPassword.end(), param.begin(),
                                                        [](char a, char b) { return a == AsciiLower(b); })) {
@@ -44,7 +49,9 @@ std::string Redact(std::string_view url) {
   return out;
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 }  // namespace
 
@@ -69,7 +76,9 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
                                        "sqlite:///abs.db or sqlite::memory:)");
       }
     }
-    if (path.empty()) return Status::InvalidArgument("database URL " + out.redacted + " has an empty path");
+    if (path.empty()) {
+      return Status::InvalidArgument("database URL " + out.redacted + " has an empty path");
+    }
     out.kind = DialectKind::kSqlite;
     out.target = std::string(path);
     return out;

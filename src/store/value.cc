@@ -18,7 +18,9 @@ std::string ValueToString(const Value& v) {
         } else {
           char buf[64];
           auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), x);
-          if (ec != std::errc()) return "?";
+          if (ec != std::errc()) {
+            return "?";
+          }
           return std::string(buf, end);
         }
       },

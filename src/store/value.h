@@ -15,7 +15,9 @@ namespace stagebridge::store {
 // dates and timestamps in ISO-8601, uuids).
 using Value = std::variant<std::monostate, std::int64_t, double, std::string>;
 
-inline bool IsNull(const Value& v) { return std::holds_alternative<std::monostate>(v); }
+inline bool IsNull(const Value& v) {
+  return std::holds_alternative<std::monostate>(v);
+}
 
 using Row = std::vector<Value>;
 using Params = std::vector<Value>;

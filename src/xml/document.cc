@@ -1,10 +1,10 @@
 // document.cc — secure XML parsing and the small XML helpers.
 #include "xml/document.h"
 
-#include <fmt/format.h>
-
 #include <cstdint>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace stagebridge::xml {
 namespace {
@@ -69,8 +69,7 @@ Status CheckShape(pugi::xml_node root, const ParseLimits& limits, std::string_vi
     Frame f = stack.back();
     stack.pop_back();
     if (f.depth > limits.max_depth) {
-      return Status::InvalidArgument(
-          fmt::format("{}: elements nested deeper than {} levels", what, limits.max_depth));
+      return Status::InvalidArgument(fmt::format("{}: elements nested deeper than {} levels", what, limits.max_depth));
     }
     if (f.node.type() == pugi::node_element) {
       std::size_t count = 0;

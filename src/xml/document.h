@@ -9,13 +9,13 @@
 // Thread-safety: stateless functions; a parsed Document is owned by one thread.
 #pragma once
 
-#include <pugixml.hpp>
-
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <pugixml.hpp>
 
 #include "base/status.h"
 

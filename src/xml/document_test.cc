@@ -1,8 +1,8 @@
 #include "xml/document.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace stagebridge::xml {
 namespace {

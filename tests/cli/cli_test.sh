@@ -83,7 +83,7 @@ check "apply reports the cloud table" grep -qE "^cloud +dem:sampleTable +DemSamp
 check "apply reports the staging table" grep -qE "^local +dem:sampleTableStg +DemSampleTableStg +created" <<<"$out"
 check "cloud DemSampleTable columns" test "$(columns "$cloud_url" DemSampleTable)" = "stestcol1 stestcol2 usampletableid "
 check "staging DemSampleTableStg columns" test "$(columns "$local_url" DemSampleTableStg)" = \
-  "idelete istgop istgrun istgseq mstgfields stestcol1 stestcol2 tslastmodified usampletableid "
+  "idelete istgop istgrun istgseq stestcol1 stestcol2 tslastmodified usampletableid "
 check "no staging table in the cloud" test -z "$(columns "$cloud_url" DemSampleTableStg)"
 check "no cloud table in local" test -z "$(columns "$local_url" DemSampleTable)"
 check "built-in recipient staged" test -n "$(columns "$local_url" NmsRecipientStg)"

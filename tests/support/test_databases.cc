@@ -1,14 +1,14 @@
 // test_databases.cc — creation and removal of the per-test SQLite files and PostgreSQL databases.
 #include "support/test_databases.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
+
+#include <unistd.h>
 
 namespace stagebridge::test {
 namespace {
@@ -24,16 +24,22 @@ std::string RandomHex() {
 
 }  // namespace
 
-std::string BackendName(Backend backend) { return backend == Backend::kSqlite ? "sqlite" : "postgres"; }
+std::string BackendName(Backend backend) {
+  return backend == Backend::kSqlite ? "sqlite" : "postgres";
+}
 
-std::vector<Backend> AllBackends() { return {Backend::kSqlite, Backend::kPostgres}; }
+std::vector<Backend> AllBackends() {
+  return {Backend::kSqlite, Backend::kPostgres};
+}
 
 std::string ReplaceDatabaseInUrl(const std::string& url, const std::string& database) {
   std::size_t authority = url.find("://");
   authority = authority == std::string::npos ? 0 : authority + 3;
   std::size_t query = url.find('?', authority);
   std::size_t path = url.find('/', authority);
-  if (path != std::string::npos && query != std::string::npos && path > query) path = std::string::npos;
+  if (path != std::string::npos && query != std::string::npos && path > query) {
+    path = std::string::npos;
+  }
   std::size_t path_end = query == std::string::npos ? url.size() : query;
   std::size_t start = path == std::string::npos ? path_end : path;
   return url.substr(0, start) + "/" + database + url.substr(path_end);
@@ -64,8 +70,7 @@ TestDatabase::TestDatabase(Backend backend) : backend_(backend) {
     ADD_FAILURE() << "cannot reach the test PostgreSQL server: " << admin.status().ToString();
     return;
   }
-  std::string name =
-      "sbtest_" + std::to_string(::getpid()) + "_" + std::to_string(counter) + "_" + RandomHex();
+  std::string name = "sbtest_" + std::to_string(::getpid()) + "_" + std::to_string(counter) + "_" + RandomHex();
   // CREATE DATABASE cannot run inside a transaction block: the simple protocol.
   Status created = (*admin)->ExecuteScript("CREATE DATABASE " + name);
   if (!created.ok()) {

@@ -24,12 +24,12 @@
 // different threads is safe.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "store/database.h"
 
@@ -42,7 +42,9 @@ std::string BackendName(Backend backend);
 std::vector<Backend> AllBackends();
 
 // gtest prints parameters with this (test names, failure messages).
-inline void PrintTo(Backend backend, std::ostream* os) { *os << BackendName(backend); }
+inline void PrintTo(Backend backend, std::ostream* os) {
+  *os << BackendName(backend);
+}
 
 // For INSTANTIATE_TEST_SUITE_P: names the instances /sqlite and /postgres.
 struct BackendParamName {
