@@ -26,6 +26,8 @@ class [[nodiscard]] Status {
     kAlreadyExists,
     kFailedPrecondition,  // the state does not allow it (e.g. unmerged rows)
     kUnavailable,         // a database or peer went away; retry may succeed
+    kUnauthenticated,     // no valid session, bad login or password
+    kPermissionDenied,    // authenticated, but not allowed to do this
     kIoError,
     kInternal,
   };
@@ -37,6 +39,8 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status FailedPrecondition(std::string msg) { return {Code::kFailedPrecondition, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
   static Status IoError(std::string msg) { return {Code::kIoError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
 
@@ -55,6 +59,13 @@ class [[nodiscard]] Status {
 };
 
 std::string_view CodeName(Status::Code code);
+
+// Errors users see carry a platform-style code at the start of the message
+// ("XSV-350008 Session has expired…"); the SOAP layer turns it into a fault.
+// CodedError builds such a Status; SplitErrorCode takes it apart (empty code
+// when the message has none).
+Status CodedError(Status::Code status_code, std::string_view error_code, std::string_view message);
+std::pair<std::string, std::string> SplitErrorCode(std::string_view message);
 
 template <typename T>
 class [[nodiscard]] Result {

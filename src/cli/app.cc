@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/commands_operator.h"
 #include "cli/config.h"
 
 namespace stagebridge::cli {
@@ -58,6 +59,27 @@ int RunCli(int argc, char** argv) {
   CLI::App* list = schema->add_subcommand("list", "list every schema with its table and database");
   list->add_option("--schemas", list_dir, "directory of *.xml schemas (default: schemas_dir)");
 
+  CLI::App* operator_cmd = app.add_subcommand("operator", "operators: the logins that may call the SOAP API");
+  operator_cmd->require_subcommand(1);
+  std::string op_login;
+  bool op_admin = false;
+  bool op_password_stdin = false;
+  std::vector<std::string> op_schemas;
+  CLI::App* op_add = operator_cmd->add_subcommand("add", "create an operator (password read from standard input)");
+  op_add->add_option("login", op_login, "login")->required();
+  op_add->add_flag("--password-stdin", op_password_stdin, "read the password from the first line of standard input")
+      ->required();
+  op_add->add_flag("--admin", op_admin, "all rights");
+  op_add->add_option("--schema", op_schemas, "grant write rights on this schema (repeatable), e.g. dem:sampleTable");
+  CLI::App* op_list = operator_cmd->add_subcommand("list", "list operators and their rights");
+  CLI::App* op_disable = operator_cmd->add_subcommand("disable", "disable an operator (its sessions stop working)");
+  op_disable->add_option("login", op_login, "login")->required();
+  CLI::App* op_enable = operator_cmd->add_subcommand("enable", "enable a disabled operator");
+  op_enable->add_option("login", op_login, "login")->required();
+  CLI::App* op_password = operator_cmd->add_subcommand("password", "set an operator's password (from standard input)");
+  op_password->add_option("login", op_login, "login")->required();
+  op_password->add_flag("--password-stdin", op_password_stdin, "read the password from standard input")->required();
+
   CLI::App* config_cmd = app.add_subcommand("config", "configuration");
   config_cmd->require_subcommand(1);
   CLI::App* config_show =
@@ -99,6 +121,11 @@ int RunCli(int argc, char** argv) {
   if (show->parsed()) return CmdSchemaShow(*config, show_dir, show_id, show_internal);
   if (list->parsed()) return CmdSchemaList(*config, list_dir);
   if (config_show->parsed()) return CmdConfigShow(*config);
+  if (op_add->parsed()) return CmdOperatorAdd(*config, op_login, op_admin, op_schemas, std::cin);
+  if (op_list->parsed()) return CmdOperatorList(*config);
+  if (op_disable->parsed()) return CmdOperatorDisable(*config, op_login);
+  if (op_enable->parsed()) return CmdOperatorEnable(*config, op_login);
+  if (op_password->parsed()) return CmdOperatorPassword(*config, op_login, std::cin);
   return kExitUsage;
 }
 

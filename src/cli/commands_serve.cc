@@ -1,42 +1,161 @@
-// commands_serve.cc — `serve`: the HTTP front door on the configured address.
-#include <iostream>
-
+// commands_serve.cc — `serve`: wires the HTTP front door, the SOAP router and
+// its services, the staging writer and the metrics, on the configured address.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <iostream>
+
+#include "auth/authenticator.h"
 #include "cli/app.h"
 #include "cli/commands.h"
+#include "http/metrics.h"
 #include "http/server.h"
-#include "store/database.h"
+#include "schema/schema_set.h"
+#include "services/services.h"
+#include "soap/router.h"
+#include "soap/wsdl.h"
+#include "staging/writer.h"
+#include "store/pool.h"
 
 namespace stagebridge::cli {
+namespace {
+
+int Fail(std::string_view what, const Status& status) {
+  std::cerr << "stagebridge: " << what << ": " << status.message() << "\n";
+  return kExitFailed;
+}
+
+// Feeds SOAP call outcomes into the metrics.
+class MetricsObserver : public soap::CallObserver {
+ public:
+  explicit MetricsObserver(http::Metrics& metrics) : metrics_(metrics) {}
+  void OnCall(const std::string& action, bool fault, double seconds) override {
+    metrics_.CountCall(action, fault, seconds);
+  }
+
+ private:
+  http::Metrics& metrics_;
+};
+
+http::Response Xml(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = "text/xml; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+auth::AuthOptions AuthOptionsFrom(const Config& config) {
+  auth::AuthOptions options;
+  options.session_lifetime = std::chrono::seconds(config.GetInt("session_lifetime"));
+  options.lockout_attempts = config.GetInt("lockout_attempts");
+  options.lockout_duration = std::chrono::seconds(config.GetInt("lockout_seconds"));
+  options.session_token_only = config.Get("session_token_only") == "true";
+  return options;
+}
 
 int CmdServe(const Config& config) {
-  // Open the local database first: a server that cannot stage writes must not
-  // pretend to serve.
-  auto local = store::OpenDatabase(config.Get("local_db"));
-  if (!local.ok()) {
-    std::cerr << "stagebridge: local database: " << local.status().message() << "\n";
-    return kExitFailed;
+  Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
+  if (!schemas.ok()) return Fail("schemas", schemas.status());
+
+  int handler_threads = config.GetInt("handler_threads");
+  store::ConnectionPool pool(config.Get("local_db"), config.GetInt("writer_threads") + 8);
+  {
+    // A server that cannot stage writes must not pretend to serve.
+    Result<store::ConnectionPool::Lease> probe = pool.Acquire();
+    if (!probe.ok()) return Fail("local database", probe.status());
   }
+  auth::Authenticator authenticator(pool, AuthOptionsFrom(config));
+  if (Status s = authenticator.EnsureTables(); !s.ok()) return Fail("local database", s);
+
+  http::Metrics metrics;
+  staging::WriterOptions writer_options;
+  writer_options.workers = config.GetInt("writer_threads");
+  writer_options.on_batch = [&metrics](std::size_t calls, std::size_t records) {
+    metrics.ObserveBatch(calls, records);
+  };
+  staging::StagingWriter writer(pool, writer_options);
+  if (Status s = writer.Prepare(); !s.ok()) return Fail("local database", s);
+  writer.Start();
+
+  soap::Router router([&authenticator](const std::string& session, const std::string& security) {
+    return authenticator.Validate(session, security);
+  });
+  MetricsObserver observer(metrics);
+  router.set_observer(&observer);
+  services::Deps deps{authenticator, *schemas, writer, router, config.Get("instance_name"),
+                      config.GetInt("session_lifetime")};
+  services::RegisterAll(router, deps);
+
+  metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",
+                   [&pool, &schemas]() {
+                     http::Metrics::GaugeSamples samples;
+                     Result<store::ConnectionPool::Lease> db = pool.Acquire();
+                     if (!db.ok()) return samples;
+                     for (const schema::Schema* s : schemas->All()) {
+                       if (!s->is_staging()) continue;
+                       auto rows = (*db)->Query(fmt::format("SELECT COUNT(*) FROM {}", s->sql_table));
+                       if (rows.ok() && !rows->empty()) {
+                         samples.emplace_back(s->stg_src_schema,
+                                              static_cast<double>(std::get<std::int64_t>(rows->at(0).at(0))));
+                       }
+                     }
+                     return samples;
+                   });
+
   http::ServerOptions options;
   options.listen = config.Get("listen");
   options.threads = config.GetInt("threads");
+  options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");
-  http::Server server(options, [](const http::Request& request) {
-    http::Response response;
-    response.status = 404;
-    response.body = "no such endpoint: " + request.path + "\n";
-    return response;
+  http::Server server(options, [&](const http::Request& request) {
+    if (request.path == "/nl/jsp/soaprouter.jsp") {
+      if (request.method != "POST") {
+        http::Response r;
+        r.status = 405;
+        r.body = "the SOAP router accepts POST only\n";
+        r.headers.emplace_back("Allow", "POST");
+        return r;
+      }
+      soap::HttpCall call{request.body, request.query, request.headers};
+      soap::HttpReply reply = router.Handle(call, request.remote);
+      http::Response r;
+      r.status = reply.status;
+      r.content_type = reply.content_type;
+      r.body = std::move(reply.body);
+      return r;
+    }
+    if (request.path == "/nl/jsp/schemawsdl.jsp" && request.method == "GET") {
+      std::string id = soap::QueryValue(request.query, "schema");
+      const soap::ServiceDef* service = router.FindService(id);
+      if (service == nullptr) {
+        http::Response r;
+        r.status = 404;
+        r.body = fmt::format("no SOAP service '{}'\n", id.substr(0, 100));
+        return r;
+      }
+      std::string host = request.Header("host").empty() ? options.listen : request.Header("host");
+      return Xml(200, soap::GenerateWsdl(*service, "http://" + host + "/nl/jsp/soaprouter.jsp"));
+    }
+    if (request.path == "/metrics" && request.method == "GET") {
+      http::Response r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = metrics.Render();
+      return r;
+    }
+    http::Response r;
+    r.status = 404;
+    r.body = "no such endpoint\n";
+    return r;
   });
   Result<std::uint16_t> port = server.Start();
-  if (!port.ok()) {
-    std::cerr << "stagebridge: " << port.status().message() << "\n";
-    return kExitFailed;
-  }
+  if (!port.ok()) return Fail("listen", port.status());
   auto host = http::ParseListen(options.listen);
-  spdlog::info("stagebridge listening on http://{}:{} (local db {})", host->first, *port,
-               store::ParseDatabaseUrl(config.Get("local_db"))->redacted);
+  spdlog::info("stagebridge listening on http://{}:{} (local db {}, {} schemas)", host->first, *port,
+               store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size());
   // A line on stdout that scripts and tests wait for instead of sleeping.
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
   server.Wait();

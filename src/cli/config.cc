@@ -22,6 +22,12 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks a free one)"},
       {"schemas_dir", "", "directory of *.xml srcSchema files loaded with the built-in schemas"},
       {"threads", "0", "HTTP I/O threads (0 = one per core)"},
+      {"handler_threads", "64", "threads running SOAP calls (each may wait for a group commit)"},
+      {"writer_threads", "2", "staging writer transactions running at once (group commit workers)"},
+      {"session_lifetime", "86400", "session lifetime in seconds (24 h)"},
+      {"session_token_only", "false", "accept calls carrying the session token without the security token"},
+      {"lockout_attempts", "5", "consecutive failed logons that lock a login"},
+      {"lockout_seconds", "900", "how long a locked login stays locked"},
       {"max_body_bytes", "33554432", "largest accepted request body; larger gets HTTP 413"},
       {"instance_name", "stagebridge", "instance name shown by /r/test and Logon"},
       {"log_level", "info", "trace, debug, info, warn, error"},
@@ -173,6 +179,15 @@ Status Validate(const Config& config) {
     return listen.status().WithContext(fmt::format("listen ({})", config.origins.at("listen")));
   }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "threads", 0, 1024));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "handler_threads", 1, 4096));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "writer_threads", 1, 64));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "session_lifetime", 60, 365LL * 86400));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_attempts", 1, 1000));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_seconds", 0, 365LL * 86400));
+  if (const std::string& v = config.Get("session_token_only"); v != "true" && v != "false") {
+    return Status::InvalidArgument(fmt::format("session_token_only ({}): '{}' is not true or false",
+                                               config.origins.at("session_token_only"), v));
+  }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
   const std::string& level = config.Get("log_level");
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {

@@ -1,0 +1,39 @@
+// services.h — the SOAP services: thin adapters from SOAP parameters to the
+// modules below (auth, staging, schema). One file per service.
+//
+//   xtk:session  Logon, Logoff, GetUserInfo, Ingest, IngestExt
+//   xtk:persist  GetEntityIfMoreRecent (method discovery, compiled schemas)
+//
+// Thread-safety: the services hold references to thread-safe components only.
+#pragma once
+
+#include <string>
+
+#include "auth/authenticator.h"
+#include "schema/schema_set.h"
+#include "soap/router.h"
+#include "staging/writer.h"
+
+namespace stagebridge::services {
+
+struct Deps {
+  auth::Authenticator& authenticator;
+  const schema::SchemaSet& schemas;
+  staging::StagingWriter& writer;
+  const soap::Router& router;  // for discovery: the registered services
+  std::string instance_name = "stagebridge";
+  std::int64_t session_lifetime_seconds = 86400;
+};
+
+soap::ServiceDef MakeSessionService(Deps& deps);
+soap::ServiceDef MakePersistService(Deps& deps);
+
+// Registers every service on `router`.
+void RegisterAll(soap::Router& router, Deps& deps);
+
+// The compiled schema document GetEntityIfMoreRecent returns for `id`:
+// `<schema …>` with the schema's elements (if it is a data schema) and a
+// `<methods>` block (if it is a service). Empty when `id` is unknown.
+std::string EntitySchemaXml(const std::string& id, const Deps& deps);
+
+}  // namespace stagebridge::services

@@ -1,0 +1,257 @@
+// envelope.cc — SOAP request decoding and response/fault encoding.
+#include "soap/envelope.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+
+#include "xml/document.h"
+
+namespace stagebridge::soap {
+namespace {
+
+// Request documents: deep enough for any real payload, shallow enough for safety.
+const xml::ParseLimits kRequestLimits{.max_depth = 32, .max_attributes_per_element = 512, .max_bytes = 64u << 20};
+
+Status Malformed(std::string_view what) {
+  return CodedError(Status::Code::kInvalidArgument, codes::kMalformed, what);
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// The value of the xsi:type attribute, whatever prefix the sender bound to the
+// XML Schema instance namespace (usually "xsi").
+std::string XsiType(pugi::xml_node node) {
+  for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
+    std::string_view name = a.name();
+    if (xml::LocalName(name) != "type" || xml::Prefix(name).empty()) continue;
+    if (xml::NamespaceUri(node, xml::Prefix(name)) == "http://www.w3.org/2001/XMLSchema-instance") return a.value();
+  }
+  return {};
+}
+
+std::string TextOf(pugi::xml_node node) {
+  std::string out;
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_pcdata || c.type() == pugi::node_cdata) out += c.value();
+  }
+  return out;
+}
+
+pugi::xml_node FirstElement(pugi::xml_node node) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element) return c;
+  }
+  return {};
+}
+
+pugi::xml_node ChildByLocalName(pugi::xml_node node, std::string_view local) {
+  for (pugi::xml_node c = node.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element && xml::LocalName(c.name()) == local) return c;
+  }
+  return {};
+}
+
+// "__sessiontoken=abc; other=1" → "abc".
+std::string CookieValue(std::string_view cookies, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos < cookies.size()) {
+    std::size_t end = cookies.find(';', pos);
+    if (end == std::string_view::npos) end = cookies.size();
+    std::string item = Trim(cookies.substr(pos, end - pos));
+    auto eq = item.find('=');
+    if (eq != std::string::npos && item.substr(0, eq) == name) return item.substr(eq + 1);
+    pos = end + 1;
+  }
+  return {};
+}
+
+std::string HeaderValue(const HttpCall& http, const std::string& name) {
+  auto it = http.headers.find(name);
+  return it == http.headers.end() ? std::string() : Trim(it->second);
+}
+
+constexpr std::string_view kEnvelopeOpen =
+    "<?xml version='1.0'?>\n"
+    "<SOAP-ENV:Envelope xmlns:xsd='http://www.w3.org/2001/XMLSchema' "
+    "xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' xmlns:ns='{}' "
+    "xmlns:SOAP-ENV='http://schemas.xmlsoap.org/soap/envelope/'>\n<SOAP-ENV:Body>\n";
+constexpr std::string_view kEnvelopeClose = "</SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
+
+}  // namespace
+
+bool SplitAction(std::string_view action, std::string& service, std::string& method) {
+  std::string a = Trim(action);
+  if (a.size() >= 2 && a.front() == '"' && a.back() == '"') a = Trim(std::string_view(a).substr(1, a.size() - 2));
+  auto hash = a.find('#');
+  if (hash == std::string::npos || hash == 0 || hash + 1 == a.size()) return false;
+  service = a.substr(0, hash);
+  method = a.substr(hash + 1);
+  if (service.starts_with("urn:")) service = service.substr(4);
+  return service.find(':') != std::string::npos;
+}
+
+std::string UrlDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string QueryValue(std::string_view query, std::string_view name) {
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    std::size_t end = query.find('&', pos);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view item = query.substr(pos, end - pos);
+    auto eq = item.find('=');
+    if (UrlDecode(item.substr(0, eq)) == name) return eq == std::string_view::npos ? "" : UrlDecode(item.substr(eq + 1));
+    pos = end + 1;
+  }
+  return {};
+}
+
+Result<SoapCall> ParseCall(const HttpCall& http) {
+  if (Trim(http.body).empty()) return Malformed("The request body is empty; a SOAP envelope was expected.");
+  Result<std::unique_ptr<pugi::xml_document>> parsed = xml::ParseXml(http.body, "request body", kRequestLimits);
+  if (!parsed.ok()) return Malformed(parsed.status().message());
+  SoapCall call;
+  call.doc = std::move(parsed).value();
+
+  pugi::xml_node envelope = call.doc->document_element();
+  std::string_view env_ns = xml::NamespaceUri(envelope, xml::Prefix(envelope.name()));
+  if (xml::LocalName(envelope.name()) != "Envelope" || (env_ns != kEnvelopeNs11 && env_ns != kEnvelopeNs12)) {
+    return Malformed(fmt::format("The root element <{}> is not a SOAP envelope.", envelope.name()));
+  }
+  pugi::xml_node body = ChildByLocalName(envelope, "Body");
+  if (!body) return Malformed("The SOAP envelope has no Body.");
+  pugi::xml_node method_el = FirstElement(body);
+  if (!method_el) return Malformed("The SOAP Body holds no method element.");
+
+  // The method named by the body.
+  std::string body_method(xml::LocalName(method_el.name()));
+  std::string body_service;
+  std::string_view ns = xml::NamespaceUri(method_el, xml::Prefix(method_el.name()));
+  if (ns.starts_with("urn:")) body_service = std::string(ns.substr(4));
+
+  // The method named by the transport.
+  std::string action = HeaderValue(http, "soapaction");
+  if (action.empty() || action == "\"\"") action = QueryValue(http.query, "soapAction");
+  if (action.empty()) {
+    // SOAP 1.2 carries it as a media-type parameter: application/soap+xml;action="…".
+    std::string ct = HeaderValue(http, "content-type");
+    auto pos = ct.find("action=");
+    if (pos != std::string::npos) action = Trim(std::string_view(ct).substr(pos + 7, ct.find(';', pos) - pos - 7));
+  }
+  if (!action.empty()) {
+    std::string service;
+    std::string method;
+    if (!SplitAction(action, service, method)) {
+      return CodedError(Status::Code::kInvalidArgument, codes::kActionMismatch,
+                        fmt::format("The SOAPAction '{}' is not of the form 'namespace:schema#Method'.", action));
+    }
+    if (method != body_method || (!body_service.empty() && body_service != service)) {
+      return CodedError(
+          Status::Code::kInvalidArgument, codes::kActionMismatch,
+          fmt::format("The SOAPAction '{}#{}' does not match the method element <{}> of the body{}.", service, method,
+                      body_method, body_service.empty() ? "" : " in namespace 'urn:" + body_service + "'"));
+    }
+    call.service = service;
+    call.action = service + "#" + method;
+  } else {
+    if (body_service.empty() || body_service.find(':') == std::string::npos) {
+      return Malformed(fmt::format(
+          "Cannot tell which service <{}> belongs to: send a SOAPAction header (e.g. 'xtk:session#{}') or put the "
+          "method element in the namespace 'urn:xtk:session'.",
+          body_method, body_method));
+    }
+    call.service = body_service;
+  }
+  call.method = body_method;
+
+  for (pugi::xml_node p = method_el.first_child(); p; p = p.next_sibling()) {
+    if (p.type() != pugi::node_element) continue;
+    Param param;
+    param.name = xml::LocalName(p.name());
+    param.xsi_type = XsiType(p);
+    param.element = FirstElement(p);
+    param.text = TextOf(p);
+    call.params.push_back(std::move(param));
+  }
+
+  // Tokens: first parameter, then headers, then the SOAP Header's elements.
+  pugi::xml_node header = ChildByLocalName(envelope, "Header");
+  if (!call.params.empty() && !call.params[0].element) call.session_token = Trim(call.params[0].text);
+  if (call.session_token.empty()) call.session_token = HeaderValue(http, "x-session-token");
+  if (call.session_token.empty()) call.session_token = CookieValue(HeaderValue(http, "cookie"), "__sessiontoken");
+  if (call.session_token.empty() && header) {
+    call.session_token = CookieValue(TextOf(ChildByLocalName(header, "Cookie")), "__sessiontoken");
+  }
+  if (call.session_token.empty()) {
+    std::string auth = HeaderValue(http, "authorization");
+    if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
+      call.session_token = Trim(std::string_view(auth).substr(7));
+    }
+  }
+  call.security_token = HeaderValue(http, "x-security-token");
+  if (call.security_token == "''") call.security_token.clear();  // what acc-js-sdk sends before logon
+  if (call.security_token.empty() && header) call.security_token = Trim(TextOf(ChildByLocalName(header, "X-Security-Token")));
+  return call;
+}
+
+std::string EncodeResponse(std::string_view method, std::string_view response_ns, const std::vector<OutValue>& outs) {
+  std::string out = fmt::format(kEnvelopeOpen, response_ns);
+  out += fmt::format("<{}Response xmlns='{}' SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'",
+                     method, response_ns);
+  if (outs.empty()) {
+    out += "/>\n";
+  } else {
+    out += ">\n";
+    for (const OutValue& v : outs) {
+      if (v.xsi_type == "ns:Element") {
+        out += fmt::format(
+            "<{0} xsi:type='ns:Element' SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'>{1}</{0}>\n",
+            v.name, v.xml);
+      } else if (v.text.empty()) {
+        out += fmt::format("<{} xsi:type='{}'/>\n", v.name, v.xsi_type);
+      } else {
+        out += fmt::format("<{0} xsi:type='{1}'>{2}</{0}>\n", v.name, v.xsi_type, xml::Escape(v.text, '\0'));
+      }
+    }
+    out += fmt::format("</{}Response>\n", method);
+  }
+  out += kEnvelopeClose;
+  return out;
+}
+
+std::string EncodeFault(const Fault& fault, std::string_view response_ns) {
+  std::string detail;
+  for (const std::string& line : fault.detail) {
+    if (!detail.empty()) detail += '\n';
+    detail += line;
+  }
+  std::string out = fmt::format(kEnvelopeOpen, response_ns);
+  out += fmt::format(
+      "<SOAP-ENV:Fault>\n<faultcode>SOAP-ENV:{}</faultcode>\n<faultstring xsi:type='xsd:string'>{}</faultstring>\n"
+      "<detail xsi:type='xsd:string'>{}</detail>\n</SOAP-ENV:Fault>\n",
+      fault.client ? "Client" : "Server", xml::Escape(fault.FaultString(), '\0'), xml::Escape(detail, '\0'));
+  out += kEnvelopeClose;
+  return out;
+}
+
+}  // namespace stagebridge::soap

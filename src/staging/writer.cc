@@ -1,0 +1,222 @@
+// writer.cc — group-commit staging writes.
+#include "staging/writer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "store/sequence.h"
+
+namespace stagebridge::staging {
+namespace {
+
+constexpr const char* kPending = "STG-200006";
+constexpr const char* kRefused = "STG-200009";
+constexpr const char* kUnavailable = "STG-500001";
+
+Status UnavailableError() {
+  return CodedError(Status::Code::kUnavailable, kUnavailable,
+                    "The local staging database is unavailable; nothing was written. Retry later.");
+}
+
+// Maps a database error on one call to what its client is told.
+Status CallError(const Status& status, const std::vector<StagedRecord>& records) {
+  if (status.code() == Status::Code::kUnavailable) return UnavailableError();
+  if (status.code() == Status::Code::kAlreadyExists) {
+    // Which record: the database does not say; name the schema and the ids.
+    const StagedRecord& r = records.front();
+    std::string src = r.stg->stg_src_schema;
+    return CodedError(Status::Code::kAlreadyExists, kPending,
+                      fmt::format("A record with the same key is already pending in staging for schema '{}' (first "
+                                  "id '{}'): Ingest only inserts; use IngestExt to update a pending record.",
+                                  src, std::get<std::string>(r.values.front())));
+  }
+  spdlog::warn("staging write refused by the database: {}", status.ToString());
+  return CodedError(Status::Code::kInvalidArgument, kRefused,
+                    fmt::format("The local database refused the write to '{}'; nothing was written.",
+                                records.front().stg->id()));
+}
+
+std::string Signature(const StagedRecord& r) {
+  std::string sig = r.stg->sql_table;
+  sig += '|';
+  sig += std::to_string(static_cast<int>(r.op));
+  for (const std::string& k : r.key) sig += "|k:" + k;
+  for (const schema::Attribute* a : r.attrs) sig += "|" + a->name;
+  return sig;
+}
+
+}  // namespace
+
+std::string StagingSql(const StagedRecord& r) {
+  const std::string& table = r.stg->sql_table;
+  std::vector<std::string> cols;
+  std::vector<std::string> placeholders;
+  for (std::size_t i = 0; i < r.attrs.size(); ++i) {
+    cols.push_back(r.attrs[i]->sql_name);
+    placeholders.push_back(fmt::format("${}", i + 1));
+  }
+  std::string seq = fmt::format("${}", r.attrs.size() + 1);
+  int op = static_cast<int>(r.op);
+  bool del = r.op == schema::StgOp::kDelete;
+  std::string sql = fmt::format(
+      "INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES ({}, {}, CURRENT_TIMESTAMP, {}, "
+      "0, {})",
+      table, fmt::join(cols, ", "), fmt::join(placeholders, ", "), del ? 1 : 0, seq, op);
+  if (r.op == schema::StgOp::kInsert) return sql;
+
+  std::vector<std::string> key_cols;
+  for (const std::string& k : r.key) key_cols.push_back(r.stg->FindAttribute(k)->sql_name);
+  auto is_key = [&](const schema::Attribute* a) {
+    return a->role == schema::AttrRole::kPrimaryKey ||
+           std::find(r.key.begin(), r.key.end(), a->name) != r.key.end();
+  };
+  std::vector<std::string> sets;
+  if (del) {
+    // A delete forgets every staged value: a later write starts afresh (kReplace).
+    for (const schema::Attribute& a : r.stg->attributes) {
+      if (a.role == schema::AttrRole::kBusiness && !is_key(&a)) sets.push_back(a.sql_name + " = NULL");
+    }
+    sets.push_back("iDelete = 1");
+    sets.push_back(fmt::format("iStgOp = {}", static_cast<int>(schema::StgOp::kDelete)));
+  } else {
+    // Only the attributes this call names change; the others keep their staged values.
+    for (const schema::Attribute* a : r.attrs) {
+      if (!is_key(a)) sets.push_back(fmt::format("{0} = excluded.{0}", a->sql_name));
+    }
+    sets.push_back("iDelete = 0");
+    // insert stays insert, upsert stays upsert, after a delete it is a replace.
+    sets.push_back(fmt::format("iStgOp = CASE WHEN {0}.iStgOp >= {1} THEN {2} ELSE {0}.iStgOp END", table,
+                               static_cast<int>(schema::StgOp::kDelete), static_cast<int>(schema::StgOp::kReplace)));
+  }
+  sets.push_back("tsLastModified = excluded.tsLastModified");
+  sets.push_back("iStgSeq = excluded.iStgSeq");
+  sets.push_back("iStgRun = 0");
+  sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", fmt::join(key_cols, ", "), fmt::join(sets, ", "));
+  return sql;
+}
+
+StagingWriter::StagingWriter(store::ConnectionPool& pool, WriterOptions options)
+    : pool_(pool), options_(std::move(options)) {}
+
+StagingWriter::~StagingWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+Status StagingWriter::Prepare() {
+  SB_ASSIGN_OR_RETURN(auto db, pool_.Acquire());
+  return store::EnsureSequence(*db, kStagingSequence);
+}
+
+void StagingWriter::Start() {
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+Status StagingWriter::Write(std::vector<StagedRecord> records) {
+  if (records.empty()) return Status::Ok();
+  Call call{std::move(records), {}};
+  std::future<Status> done = call.done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return UnavailableError();
+    queue_.push_back(&call);
+  }
+  cv_.notify_one();
+  return done.get();
+}
+
+Status StagingWriter::Apply(store::Database& db, const std::vector<StagedRecord>& records,
+                            const std::vector<std::int64_t>& seqs, std::size_t seq_offset,
+                            std::unordered_map<std::string, std::string>& sql_cache) {
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const StagedRecord& r = records[i];
+    std::string sig = Signature(r);
+    auto it = sql_cache.find(sig);
+    if (it == sql_cache.end()) it = sql_cache.emplace(sig, StagingSql(r)).first;
+    store::Params params = r.values;
+    params.emplace_back(seqs[seq_offset + i]);
+    SB_RETURN_IF_ERROR(db.Execute(it->second, params).status());
+  }
+  return Status::Ok();
+}
+
+bool StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
+                             std::unordered_map<std::string, std::string>& cache) {
+  std::size_t total = 0;
+  for (Call* c : calls) total += c->records.size();
+  store::Transaction txn(db);
+  Status s = txn.Begin();
+  Result<std::vector<std::int64_t>> seqs =
+      s.ok() ? store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(total))
+             : Result<std::vector<std::int64_t>>(s);
+  if (!seqs.ok()) s = seqs.status();
+  std::size_t offset = 0;
+  for (Call* c : calls) {
+    if (!s.ok()) break;
+    s = Apply(db, c->records, *seqs, offset, cache);
+    offset += c->records.size();
+  }
+  if (s.ok()) s = txn.Commit();
+  if (s.ok()) {
+    for (Call* c : calls) c->done.set_value(Status::Ok());
+    if (options_.on_batch) options_.on_batch(calls.size(), total);
+    return true;
+  }
+  if (s.code() == Status::Code::kUnavailable) {
+    spdlog::error("staging batch of {} call(s) failed: {}", calls.size(), s.ToString());
+    for (Call* c : calls) c->done.set_value(UnavailableError());
+    return true;
+  }
+  return false;  // a data error: replay call by call
+}
+
+Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache) {
+  store::Transaction txn(db);
+  SB_RETURN_IF_ERROR(txn.Begin());
+  SB_ASSIGN_OR_RETURN(auto seqs,
+                      store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(call.records.size())));
+  SB_RETURN_IF_ERROR(Apply(db, call.records, seqs, 0, cache));
+  return txn.Commit();
+}
+
+void StagingWriter::WorkerLoop() {
+  std::unordered_map<std::string, std::string> cache;
+  std::optional<store::ConnectionPool::Lease> db;
+  for (;;) {
+    std::vector<Call*> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      std::size_t records = 0;
+      while (!queue_.empty() && (batch.empty() || records + queue_.front()->records.size() <= options_.max_batch_records)) {
+        records += queue_.front()->records.size();
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    if (!db) {
+      Result<store::ConnectionPool::Lease> lease = pool_.Acquire();
+      if (!lease.ok()) {
+        spdlog::error("staging writer cannot connect to the local database: {}", lease.status().ToString());
+        for (Call* c : batch) c->done.set_value(UnavailableError());
+        continue;
+      }
+      db.emplace(std::move(lease).value());
+    }
+    if (RunBatch(**db, batch, cache)) continue;
+    for (Call* c : batch) {
+      Status s = RunOne(**db, *c, cache);
+      c->done.set_value(s.ok() ? s : CallError(s, c->records));
+      if (s.ok() && options_.on_batch) options_.on_batch(1, c->records.size());
+    }
+  }
+}
+
+}  // namespace stagebridge::staging

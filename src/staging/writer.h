@@ -1,0 +1,84 @@
+// writer.h — the staging writer: applies decoded records to the staging tables
+// of the local database with group commit (DESIGN.md "Group commit").
+//
+// Write() blocks until the records are committed (or refused). Concurrent calls
+// are batched by a few worker threads, each holding its own connection: one
+// transaction, one change-sequence reservation and one COMMIT (one fsync) for
+// every call in the batch. A call's records are all-or-nothing: when a batch
+// fails (one call's record conflicts, say), it is rolled back and each call is
+// replayed in its own transaction, so one bad call never fails another.
+// Nothing is acknowledged before COMMIT returned.
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "staging/record.h"
+#include "store/pool.h"
+
+namespace stagebridge::staging {
+
+// The sequence numbering staged writes (iStgSeq).
+inline constexpr const char* kStagingSequence = "SbStgSeq";
+
+struct WriterOptions {
+  int workers = 2;                     // concurrent transactions
+  std::size_t max_batch_records = 2000;
+  // Called after each committed batch with its number of calls and records (metrics).
+  std::function<void(std::size_t calls, std::size_t records)> on_batch;
+};
+
+class StagingWriter {
+ public:
+  StagingWriter(store::ConnectionPool& pool, WriterOptions options);
+  ~StagingWriter();  // drains the queue, then stops the workers
+  StagingWriter(const StagingWriter&) = delete;
+  StagingWriter& operator=(const StagingWriter&) = delete;
+
+  // Creates the change sequence. Call once before Start().
+  Status Prepare();
+  void Start();
+
+  // Stages `records` durably; returns once committed. Errors are coded:
+  // STG-200006 (a key already pending, Ingest), STG-500001 (database unavailable).
+  Status Write(std::vector<StagedRecord> records);
+
+ private:
+  struct Call {
+    std::vector<StagedRecord> records;
+    std::promise<Status> done;
+  };
+
+  void WorkerLoop();
+  // Applies one call's records (inside an open transaction).
+  Status Apply(store::Database& db, const std::vector<StagedRecord>& records, const std::vector<std::int64_t>& seqs,
+               std::size_t seq_offset, std::unordered_map<std::string, std::string>& sql_cache);
+  // Runs `calls` in one transaction; false when the batch must be replayed call by call.
+  bool RunBatch(store::Database& db, std::vector<Call*>& calls, std::unordered_map<std::string, std::string>& cache);
+  Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);
+
+  store::ConnectionPool& pool_;
+  const WriterOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Call*> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;    // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+};
+
+// The statement that stages `record` (exposed for tests). Parameters: the
+// record's values in order, then the change sequence.
+std::string StagingSql(const StagedRecord& record);
+
+}  // namespace stagebridge::staging
