@@ -47,7 +47,24 @@ std::string Signature(const StagedRecord& r) {
   return sig;
 }
 
+constexpr std::size_t kMaxParamsPerStatement = 30000;  // under SQLite's 32766 and PostgreSQL's 65535
+
 }  // namespace
+
+std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows) {
+  std::vector<std::string> cols;
+  for (const schema::Attribute* a : r.attrs) cols.push_back(a->sql_name);
+  std::string sql = fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES ",
+                                r.stg->sql_table, fmt::join(cols, ", "));
+  std::size_t n = 1;
+  for (std::size_t row = 0; row < rows; ++row) {
+    if (row > 0) sql += ", ";
+    sql += '(';
+    for (std::size_t c = 0; c < cols.size(); ++c) sql += fmt::format("${}, ", n++);
+    sql += fmt::format("0, CURRENT_TIMESTAMP, ${}, 0, {})", n++, static_cast<int>(schema::StgOp::kInsert));
+  }
+  return sql;
+}
 
 std::string StagingSql(const StagedRecord& r) {
   const std::string& table = r.stg->sql_table;
@@ -131,17 +148,38 @@ Status StagingWriter::Write(std::vector<StagedRecord> records) {
   return done.get();
 }
 
-Status StagingWriter::Apply(store::Database& db, const std::vector<StagedRecord>& records,
-                            const std::vector<std::int64_t>& seqs, std::size_t seq_offset,
+Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
+                            const std::vector<std::int64_t>& seqs,
                             std::unordered_map<std::string, std::string>& sql_cache) {
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const StagedRecord& r = records[i];
+  std::size_t i = 0;
+  while (i < records.size()) {
+    const StagedRecord& r = *records[i];
     std::string sig = Signature(r);
-    auto it = sql_cache.find(sig);
-    if (it == sql_cache.end()) it = sql_cache.emplace(sig, StagingSql(r)).first;
-    store::Params params = r.values;
-    params.emplace_back(seqs[seq_offset + i]);
+    // A run of inserts with the same columns becomes one multi-row INSERT: one
+    // statement, one round trip. Other operations go one by one, in order (two
+    // upserts of one key must not meet in one statement).
+    std::size_t run = 1;
+    if (r.op == schema::StgOp::kInsert) {
+      std::size_t per_row = r.values.size() + 1;
+      while (i + run < records.size() && (run + 1) * per_row <= kMaxParamsPerStatement &&
+             records[i + run]->op == schema::StgOp::kInsert && Signature(*records[i + run]) == sig) {
+        ++run;
+      }
+    }
+    std::string key = run == 1 ? sig : sig + "|rows:" + std::to_string(run);
+    auto it = sql_cache.find(key);
+    if (it == sql_cache.end()) {
+      if (sql_cache.size() > 4096) sql_cache.clear();  // bounded: signatures vary with the attributes named
+      it = sql_cache.emplace(key, run == 1 ? StagingSql(r) : MultiRowInsertSql(r, run)).first;
+    }
+    store::Params params;
+    params.reserve(run * (r.values.size() + 1));
+    for (std::size_t k = i; k < i + run; ++k) {
+      params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
+      params.emplace_back(seqs[k]);
+    }
     SB_RETURN_IF_ERROR(db.Execute(it->second, params).status());
+    i += run;
   }
   return Status::Ok();
 }
@@ -156,12 +194,12 @@ bool StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
       s.ok() ? store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(total))
              : Result<std::vector<std::int64_t>>(s);
   if (!seqs.ok()) s = seqs.status();
-  std::size_t offset = 0;
+  std::vector<const StagedRecord*> records;
+  records.reserve(total);
   for (Call* c : calls) {
-    if (!s.ok()) break;
-    s = Apply(db, c->records, *seqs, offset, cache);
-    offset += c->records.size();
+    for (const StagedRecord& r : c->records) records.push_back(&r);
   }
+  if (s.ok()) s = Apply(db, records, *seqs, cache);
   if (s.ok()) s = txn.Commit();
   if (s.ok()) {
     for (Call* c : calls) c->done.set_value(Status::Ok());
@@ -181,7 +219,9 @@ Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map
   SB_RETURN_IF_ERROR(txn.Begin());
   SB_ASSIGN_OR_RETURN(auto seqs,
                       store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(call.records.size())));
-  SB_RETURN_IF_ERROR(Apply(db, call.records, seqs, 0, cache));
+  std::vector<const StagedRecord*> records;
+  for (const StagedRecord& r : call.records) records.push_back(&r);
+  SB_RETURN_IF_ERROR(Apply(db, records, seqs, cache));
   return txn.Commit();
 }
 

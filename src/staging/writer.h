@@ -61,9 +61,9 @@ class StagingWriter {
   };
 
   void WorkerLoop();
-  // Applies one call's records (inside an open transaction).
-  Status Apply(store::Database& db, const std::vector<StagedRecord>& records, const std::vector<std::int64_t>& seqs,
-               std::size_t seq_offset, std::unordered_map<std::string, std::string>& sql_cache);
+  // Applies records (inside an open transaction); seqs[i] is records[i]'s change sequence.
+  Status Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
+               const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache);
   // Runs `calls` in one transaction; false when the batch must be replayed call by call.
   bool RunBatch(store::Database& db, std::vector<Call*>& calls, std::unordered_map<std::string, std::string>& cache);
   Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);
@@ -80,5 +80,9 @@ class StagingWriter {
 // The statement that stages `record` (exposed for tests). Parameters: the
 // record's values in order, then the change sequence.
 std::string StagingSql(const StagedRecord& record);
+
+// One INSERT staging `rows` records shaped like `record` (kInsert only):
+// parameters are each record's values then its sequence, record after record.
+std::string MultiRowInsertSql(const StagedRecord& record, std::size_t rows);
 
 }  // namespace stagebridge::staging

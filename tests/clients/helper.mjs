@@ -1,0 +1,261 @@
+// helper.mjs — shared support for the client end-to-end tests.
+//
+// An Env is one pair of fresh databases (local + cloud) on the backend named by
+// SB_BACKEND (sqlite | postgres), with the schemas applied and two operators:
+//   admin  / secret  (--admin)
+//   writer / writer-pw (--schema dem:sampleTable: may write dem:sampleTable only)
+// env.start([...flags]) runs `stagebridge serve` on 127.0.0.1:0 and resolves once
+// the server printed "listening on HOST:PORT" (no sleeps); server.stop() sends
+// SIGTERM and waits for the exit. env.rows(sql) reads the local (staging)
+// database with the sqlite3 / psql command-line tools.
+//
+// Needs: STAGEBRIDGE_BIN, STAGEBRIDGE_SOURCE_DIR; for postgres
+// STAGEBRIDGE_TEST_PG_URL (scripts/with-postgres.sh sets it). A missing variable
+// is a failure, never a skip.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import sdk from '@adobe/acc-js-sdk';
+
+export const backend = process.env.SB_BACKEND;
+if (backend !== 'sqlite' && backend !== 'postgres') {
+  throw new Error(`SB_BACKEND must be sqlite or postgres (got ${JSON.stringify(backend)})`);
+}
+export const bin = required('STAGEBRIDGE_BIN');
+export const sourceDir = required('STAGEBRIDGE_SOURCE_DIR');
+const pgUrl = backend === 'postgres' ? required('STAGEBRIDGE_TEST_PG_URL') : undefined;
+
+export const ADMIN = { login: 'admin', password: 'secret' };
+export const WRITER = { login: 'writer', password: 'writer-pw' };
+
+/** Lowercase RFC 4122 uuid (version 1-5, variant 10xx). */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run through tests/clients/run.sh; postgres needs scripts/with-postgres.sh)`);
+  return v;
+}
+
+let dbCounter = 0;
+
+function run(cmd, args, { input, what } = {}) {
+  const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${what || cmd}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new Error(`${what || cmd} exited ${r.status}: ${r.stderr || r.stdout}`);
+  }
+  return r.stdout;
+}
+
+function psql(url, sql) {
+  return run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { what: `psql ${sql}` });
+}
+
+/** Creates fresh databases, applies the schemas, adds the operators. */
+export async function createEnv(label = 'e2e') {
+  const env = new Env(label);
+  try {
+    env.sb(['schema', 'apply']);
+    env.sb(['operator', 'add', ADMIN.login, '--admin', '--password-stdin'], ADMIN.password + '\n');
+    env.sb(['operator', 'add', WRITER.login, '--schema', 'dem:sampleTable', '--password-stdin'],
+      WRITER.password + '\n');
+  } catch (e) {
+    await env.cleanup();
+    throw e;
+  }
+  return env;
+}
+
+class Env {
+  constructor(label) {
+    this.dir = mkdtempSync(path.join(tmpdir(), `sb-clients-${label}-`));
+    this.pgDatabases = [];
+    this.servers = new Set();
+    this.localUrl = this.#newDb('local');
+    this.cloudUrl = this.#newDb('cloud');
+  }
+
+  #newDb(kind) {
+    if (backend === 'sqlite') return `sqlite:${path.join(this.dir, kind + '.db')}`;
+    const name = `sbclients_${process.pid}_${++dbCounter}_${kind}`;
+    psql(pgUrl, `CREATE DATABASE ${name}`);
+    this.pgDatabases.push(name);
+    // postgresql://user@host:port/dbname[?params] → same server, database `name`
+    const url = pgUrl.replace(/^(postgres(?:ql)?:\/\/[^/?]*)(\/[^?]*)?/, `$1/${name}`);
+    if (url === pgUrl) throw new Error(`cannot derive a database URL from ${pgUrl}`);
+    return url;
+  }
+
+  /** Global flags that point the binary at this env's databases. */
+  get baseArgs() {
+    return ['--local-db', this.localUrl, '--cloud-db', this.cloudUrl,
+      '--schemas-dir', path.join(sourceDir, 'examples', 'schemas')];
+  }
+
+  /** Runs a stagebridge command synchronously; throws unless it exits 0. */
+  sb(args, input) {
+    return run(bin, [...this.baseArgs, ...args], { input, what: `stagebridge ${args.join(' ')}` });
+  }
+
+  /** Starts `stagebridge serve` on a free port; resolves to a Server once it listens. */
+  start(extraArgs = []) {
+    const args = [...this.baseArgs, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs, 'serve'];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new Server(child);
+    this.servers.add(server);
+    return server.ready;
+  }
+
+  /** Rows of a query on the local database, as objects with lower-case keys. */
+  rows(sql) {
+    let list;
+    if (backend === 'sqlite') {
+      const out = run('sqlite3', ['-json', this.localUrl.slice('sqlite:'.length), sql], { what: `sqlite3 ${sql}` });
+      list = out.trim() === '' ? [] : JSON.parse(out);
+    } else {
+      const out = psql(this.localUrl, `SELECT coalesce(json_agg(q), '[]'::json) FROM (${sql}) q`);
+      list = JSON.parse(out);
+    }
+    return list.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])));
+  }
+
+  /** The staged rows of dem:sampleTable (business columns plus iDelete), ordered by id. */
+  staged(where = '1=1') {
+    return this.rows('SELECT uSampleTableId AS id, sTestcol1 AS testcol1, sTestcol2 AS testcol2, '
+      + `iDelete AS idelete FROM DemSampleTableStg WHERE ${where} ORDER BY uSampleTableId`)
+      .map((r) => ({ ...r, idelete: Number(r.idelete) }));
+  }
+
+  /** The staged row with that id (ids come from the server and are checked before use). */
+  stagedById(id) {
+    if (!/^[A-Za-z0-9-]+$/.test(id)) throw new Error(`refusing to put ${JSON.stringify(id)} into SQL`);
+    return this.staged(`uSampleTableId = '${id}'`);
+  }
+
+  countStaged() {
+    return Number(this.rows('SELECT count(*) AS n FROM DemSampleTableStg')[0].n);
+  }
+
+  async cleanup() {
+    for (const s of this.servers) await s.stop().catch(() => {});
+    for (const name of this.pgDatabases) {
+      try { psql(pgUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } catch { /* best effort */ }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+class Server {
+  constructor(child) {
+    this.child = child;
+    this.stderr = '';
+    this.exitCode = undefined;
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => { this.exitCode = code ?? signal; resolve(this.exitCode); });
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => { this.stderr += d; });
+    this.ready = new Promise((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout });
+      const timer = setTimeout(() => {
+        reject(new Error(`server did not print "listening on" within 60 s; stderr:\n${this.stderr}`));
+        child.kill('SIGKILL');
+      }, 60_000);
+      lines.on('line', (line) => {
+        const m = /^listening on (\S+:\d+)\s*$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          this.address = m[1];
+          this.url = `http://${m[1]}`;
+          resolve(this);
+        }
+      });
+      child.on('error', (e) => { clearTimeout(timer); reject(e); });
+      this.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited (${code}) before listening; stderr:\n${this.stderr}`));
+      });
+    });
+    this.ready.catch(() => {});
+  }
+
+  get soapUrl() { return `${this.url}/nl/jsp/soaprouter.jsp`; }
+
+  /** SIGTERM, then wait for the exit (SIGKILL after 30 s). Resolves to the exit code. */
+  async stop() {
+    if (this.exitCode === undefined) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exitCode;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Raw HTTP / XML helpers
+
+/** POSTs a body (string or Buffer) with the given headers; resolves to {status, headers, text}. */
+export async function post(url, body, headers = {}) {
+  const res = await fetch(url, { method: 'POST', headers, body });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text };
+}
+
+/** Parses an XML string with the SDK's parser (jsdom, XML mode). */
+export function parseXml(text) {
+  return sdk.DomUtil.parse(text);
+}
+
+export function childElements(el) {
+  return Array.from(el.childNodes).filter((n) => n.nodeType === 1);
+}
+
+/**
+ * Checks the response is a SOAP-ENV envelope and returns the first element of
+ * its Body (the XResponse element or the SOAP-ENV:Fault).
+ */
+export function bodyChild(text) {
+  const doc = parseXml(text);
+  const env = doc.documentElement;
+  if (env.nodeName !== 'SOAP-ENV:Envelope') throw new Error(`root is <${env.nodeName}>: ${text}`);
+  const body = childElements(env).find((e) => e.nodeName === 'SOAP-ENV:Body');
+  if (!body) throw new Error(`no SOAP-ENV:Body: ${text}`);
+  const first = childElements(body)[0];
+  if (!first) throw new Error(`empty SOAP-ENV:Body: ${text}`);
+  return first;
+}
+
+/** {faultcode, faultstring, detail} of a fault response, or null when it is not a fault. */
+export function fault(text) {
+  const el = bodyChild(text);
+  if (el.nodeName !== 'SOAP-ENV:Fault') return null;
+  const get = (n) => childElements(el).find((e) => e.nodeName === n)?.textContent;
+  return { faultcode: get('faultcode'), faultstring: get('faultstring'), detail: get('detail') };
+}
+
+/** Logs on with a SoapUI-style envelope (soapenv:/urn: prefixes); returns the two tokens. */
+export async function rawLogon(server, { login, password } = ADMIN) {
+  const body = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:xtk:session">
+<soapenv:Header/>
+<soapenv:Body>
+    <urn:Logon>
+        <urn:sessiontoken></urn:sessiontoken>
+        <urn:strLogin>${login}</urn:strLogin>
+        <urn:strPassword>${password}</urn:strPassword>
+        <urn:elemParameters/>
+    </urn:Logon>
+</soapenv:Body>
+</soapenv:Envelope>`;
+  const res = await post(server.soapUrl, body,
+    { 'Content-Type': 'text/xml;charset=UTF-8', SOAPAction: '"xtk:session#Logon"' });
+  if (res.status !== 200) throw new Error(`Logon: HTTP ${res.status}: ${res.text}`);
+  const resp = bodyChild(res.text);
+  if (resp.nodeName !== 'LogonResponse') throw new Error(`Logon: <${resp.nodeName}>: ${res.text}`);
+  const [session, , security] = childElements(resp).map((e) => e.textContent);
+  return { session, security, response: res.text };
+}
