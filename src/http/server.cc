@@ -135,7 +135,6 @@ struct Server::Impl {
   bool stop_requested = false;  // GUARDED_BY(mu)
 
   asio::io_context ioc;  // after mu/cv: destroying it destroys sessions, which touch them
-  std::optional<asio::thread_pool> handlers;  // after ioc: joined first
   std::optional<tcp::acceptor> acceptor;
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   std::vector<std::thread> threads;
@@ -224,10 +223,10 @@ struct Server::Impl {
       }
       if (ec) break;
       Request req = ToRequest(parser.release(), remote);
-      // The handler may block: run it on the handler pool, resume here after.
-      Response res = co_await asio::co_spawn(
-          handlers->get_executor(), [this, &req]() -> asio::awaitable<Response> { co_return Dispatch(req); },
-          asio::use_awaitable);
+      // The handler may block (a staging write waits for its group commit): it
+      // runs here, on this connection's strand; the I/O pool has enough threads
+      // (handler_threads) for that, and no thread hop is paid per request.
+      Response res = Dispatch(req);
       spdlog::debug("{} {} {} -> {}", remote, req.method, req.target, res.status);
       keep_alive = keep_alive && !stopping.load();
       stream.expires_after(kWriteTimeout);
@@ -294,10 +293,9 @@ Result<std::uint16_t> Server::Start() {
     spdlog::info("signal {} received: stopping (in-flight requests finish)", signo);
     impl_->BeginStop();
   });
-  impl_->handlers.emplace(static_cast<std::size_t>(std::max(1, impl_->options.handler_threads)));
   asio::co_spawn(impl_->ioc, impl_->Accept(), asio::detached);
-  int n = impl_->options.threads > 0 ? impl_->options.threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = std::max(impl_->options.threads > 0 ? impl_->options.threads : cores, impl_->options.handler_threads);
   for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   return port;
 }
@@ -315,7 +313,6 @@ void Server::Wait() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
-  if (impl_->handlers) impl_->handlers->join();
 }
 
 void Server::Stop() {

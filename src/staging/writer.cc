@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
+#include "staging/values.h"
 #include "store/sequence.h"
 
 namespace stagebridge::staging {
@@ -20,17 +22,37 @@ Status UnavailableError() {
                     "The local staging database is unavailable; nothing was written. Retry later.");
 }
 
+// Names the record of a refused Ingest whose key is already pending: the first
+// whose key values are in staging, or repeated within the call itself.
+std::string PendingCulprit(store::Database& db, const std::vector<StagedRecord>& records) {
+  std::set<std::string> seen;
+  for (const StagedRecord& r : records) {
+    std::vector<std::string> conds;
+    store::Params params;
+    std::string shown;
+    for (const std::string& field : r.key) {
+      for (std::size_t i = 0; i < r.attrs.size(); ++i) {
+        if (r.attrs[i]->name != field) continue;
+        params.push_back(r.values[i]);
+        conds.push_back(fmt::format("{} = ${}", r.attrs[i]->sql_name, params.size()));
+        shown += fmt::format("{}{}='{}'", shown.empty() ? "" : ", ", field, Excerpt(store::ValueToString(r.values[i])));
+      }
+    }
+    if (!seen.insert(r.stg->sql_table + "|" + shown).second) return shown + " (twice in this call)";
+    auto rows = db.Query(fmt::format("SELECT 1 FROM {} WHERE {}", r.stg->sql_table, fmt::join(conds, " AND ")), params);
+    if (rows.ok() && !rows->empty()) return shown;
+  }
+  return fmt::format("id='{}'", Excerpt(std::get<std::string>(records.front().values.front())));
+}
+
 // Maps a database error on one call to what its client is told.
-Status CallError(const Status& status, const std::vector<StagedRecord>& records) {
+Status CallError(store::Database& db, const Status& status, const std::vector<StagedRecord>& records) {
   if (status.code() == Status::Code::kUnavailable) return UnavailableError();
   if (status.code() == Status::Code::kAlreadyExists) {
-    // Which record: the database does not say; name the schema and the ids.
-    const StagedRecord& r = records.front();
-    std::string src = r.stg->stg_src_schema;
     return CodedError(Status::Code::kAlreadyExists, kPending,
-                      fmt::format("A record with the same key is already pending in staging for schema '{}' (first "
-                                  "id '{}'): Ingest only inserts; use IngestExt to update a pending record.",
-                                  src, std::get<std::string>(r.values.front())));
+                      fmt::format("The record with {} is already pending in staging for schema '{}': Ingest only "
+                                  "inserts; use IngestExt to update a pending record.",
+                                  PendingCulprit(db, records), records.front().stg->stg_src_schema));
   }
   spdlog::warn("staging write refused by the database: {}", status.ToString());
   return CodedError(Status::Code::kInvalidArgument, kRefused,
@@ -51,7 +73,7 @@ constexpr std::size_t kMaxParamsPerStatement = 30000;  // under SQLite's 32766 a
 
 }  // namespace
 
-std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows) {
+std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows, const std::string& seq_expr) {
   std::vector<std::string> cols;
   for (const schema::Attribute* a : r.attrs) cols.push_back(a->sql_name);
   std::string sql = fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES ",
@@ -61,7 +83,8 @@ std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows) {
     if (row > 0) sql += ", ";
     sql += '(';
     for (std::size_t c = 0; c < cols.size(); ++c) sql += fmt::format("${}, ", n++);
-    sql += fmt::format("0, CURRENT_TIMESTAMP, ${}, 0, {})", n++, static_cast<int>(schema::StgOp::kInsert));
+    std::string seq = seq_expr.empty() ? fmt::format("${}", n++) : seq_expr;
+    sql += fmt::format("0, CURRENT_TIMESTAMP, {}, 0, {})", seq, static_cast<int>(schema::StgOp::kInsert));
   }
   return sql;
 }
@@ -170,7 +193,7 @@ Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedR
     auto it = sql_cache.find(key);
     if (it == sql_cache.end()) {
       if (sql_cache.size() > 4096) sql_cache.clear();  // bounded: signatures vary with the attributes named
-      it = sql_cache.emplace(key, run == 1 ? StagingSql(r) : MultiRowInsertSql(r, run)).first;
+      it = sql_cache.emplace(key, run == 1 ? StagingSql(r) : MultiRowInsertSql(r, run, "")).first;
     }
     store::Params params;
     params.reserve(run * (r.values.size() + 1));
@@ -184,10 +207,50 @@ Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedR
   return Status::Ok();
 }
 
+// A batch that is one run of same-shaped inserts on a dialect with in-statement
+// sequences is one autocommit statement: atomic, and one round trip instead of
+// four (BEGIN, sequence, INSERT, COMMIT).
+Status StagingWriter::TryOneStatement(store::Database& db, std::vector<Call*>& calls, std::size_t total, bool& done) {
+  done = false;
+  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
+  if (seq_expr.empty()) return Status::Ok();
+  const StagedRecord& first = calls.front()->records.front();
+  if (first.op != schema::StgOp::kInsert || total * first.values.size() > kMaxParamsPerStatement) return Status::Ok();
+  std::string sig = Signature(first);
+  for (Call* c : calls) {
+    for (const StagedRecord& r : c->records) {
+      if (r.op != schema::StgOp::kInsert || Signature(r) != sig) return Status::Ok();
+    }
+  }
+  std::string sql = MultiRowInsertSql(first, total, seq_expr);
+  store::Params params;
+  params.reserve(total * first.values.size());
+  for (Call* c : calls) {
+    for (const StagedRecord& r : c->records) params.insert(params.end(), r.values.begin(), r.values.end());
+  }
+  done = true;
+  return db.Execute(sql, params).status();
+}
+
 bool StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
                              std::unordered_map<std::string, std::string>& cache) {
   std::size_t total = 0;
   for (Call* c : calls) total += c->records.size();
+  bool one_statement = false;
+  Status single = TryOneStatement(db, calls, total, one_statement);
+  if (one_statement) {
+    if (single.ok()) {
+      for (Call* c : calls) c->done.set_value(Status::Ok());
+      if (options_.on_batch) options_.on_batch(calls.size(), total);
+      return true;
+    }
+    if (single.code() == Status::Code::kUnavailable) {
+      spdlog::error("staging batch of {} call(s) failed: {}", calls.size(), single.ToString());
+      for (Call* c : calls) c->done.set_value(UnavailableError());
+      return true;
+    }
+    return false;  // a data error: replay call by call
+  }
   store::Transaction txn(db);
   Status s = txn.Begin();
   Result<std::vector<std::int64_t>> seqs =
@@ -253,7 +316,7 @@ void StagingWriter::WorkerLoop() {
     if (RunBatch(**db, batch, cache)) continue;
     for (Call* c : batch) {
       Status s = RunOne(**db, *c, cache);
-      c->done.set_value(s.ok() ? s : CallError(s, c->records));
+      c->done.set_value(s.ok() ? s : CallError(**db, s, c->records));
       if (s.ok() && options_.on_batch) options_.on_batch(1, c->records.size());
     }
   }

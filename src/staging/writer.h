@@ -66,6 +66,8 @@ class StagingWriter {
                const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache);
   // Runs `calls` in one transaction; false when the batch must be replayed call by call.
   bool RunBatch(store::Database& db, std::vector<Call*>& calls, std::unordered_map<std::string, std::string>& cache);
+  // Runs the batch as one statement when it can (sets `done`); see writer.cc.
+  Status TryOneStatement(store::Database& db, std::vector<Call*>& calls, std::size_t total, bool& done);
   Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);
 
   store::ConnectionPool& pool_;
@@ -82,7 +84,8 @@ class StagingWriter {
 std::string StagingSql(const StagedRecord& record);
 
 // One INSERT staging `rows` records shaped like `record` (kInsert only):
-// parameters are each record's values then its sequence, record after record.
-std::string MultiRowInsertSql(const StagedRecord& record, std::size_t rows);
+// parameters are each record's values then its sequence, record after record —
+// or only the values when `seq_expr` (an in-statement sequence expression) is given.
+std::string MultiRowInsertSql(const StagedRecord& record, std::size_t rows, const std::string& seq_expr);
 
 }  // namespace stagebridge::staging

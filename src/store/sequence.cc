@@ -40,4 +40,9 @@ Result<std::vector<std::int64_t>> NextSequenceValues(Database& db, std::string_v
   return out;
 }
 
+std::string NextValueExpression(DialectKind kind, std::string_view name) {
+  if (kind != DialectKind::kPostgres || !IsValidIdentifier(name)) return {};
+  return "nextval('" + std::string(name) + "')";
+}
+
 }  // namespace stagebridge::store

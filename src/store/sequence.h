@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -21,5 +22,10 @@ Status EnsureSequence(Database& db, std::string_view name);
 // connections and processes). On SQLite this writes: call it inside the write
 // transaction that uses the values. REQUIRES: EnsureSequence(name) succeeded once.
 Result<std::vector<std::int64_t>> NextSequenceValues(Database& db, std::string_view name, std::int64_t count);
+
+// An SQL expression drawing the next value of the sequence inside a statement
+// ("nextval('SbStgSeq')" on PostgreSQL), or "" when the dialect has none (SQLite:
+// reserve values with NextSequenceValues instead).
+std::string NextValueExpression(DialectKind kind, std::string_view name);
 
 }  // namespace stagebridge::store

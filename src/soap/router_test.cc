@@ -1,0 +1,361 @@
+// router_test.cc — the SOAP front controller with a fake validator and fake
+// services: dispatch, positional parameters, sessions, faults, the observer.
+#include "soap/router.h"
+
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <pugixml.hpp>
+
+namespace stagebridge::soap {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kGoodSession = "___good";
+constexpr const char* kGoodSecurity = "@good";
+
+struct Recorded {
+  std::string method;
+  std::vector<std::string> arg_names;
+  std::vector<std::string> arg_texts;
+  std::vector<std::string> arg_elements;  // name of each arg's DOM child, "" when none
+  std::optional<auth::Operator> op;
+  std::string remote;
+};
+
+class Observer : public CallObserver {
+ public:
+  void OnCall(const std::string& action, bool fault, double seconds) override {
+    calls.push_back({action, fault});
+    EXPECT_GE(seconds, 0.0);
+  }
+  std::vector<std::pair<std::string, bool>> calls;
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest()
+      : router_([this](const std::string& session, const std::string& security) -> Result<auth::Operator> {
+          validated_.emplace_back(session, security);
+          if (session == kGoodSession && security == kGoodSecurity) return auth::Operator{"admin", true, {}, false};
+          return CodedError(Status::Code::kUnauthenticated, "XSV-350008",
+                            "Session has expired or is invalid. Please reconnect.");
+        }) {
+    ServiceDef session{"xtk:session", "Sessions", {}};
+    session.methods.push_back(MethodDef{"Logon",
+                                        true,
+                                        {{"strLogin", "string"},
+                                         {"strPassword", "string"},
+                                         {"elemParameters", "DOMElement"},
+                                         {"pstrSessionToken", "string", true},
+                                         {"pSessionInfo", "DOMElement", true},
+                                         {"pstrSecurityToken", "string", true}},
+                                        false,
+                                        {},
+                                        Record("Logon", {OutValue::String("pstrSessionToken", "___new"),
+                                                         OutValue::Element("pSessionInfo",
+                                                                           "<sessionInfo><serverInfo/><userInfo/>"
+                                                                           "</sessionInfo>"),
+                                                         OutValue::String("pstrSecurityToken", "@new")})});
+    session.methods.push_back(MethodDef{"Ingest",
+                                        true,
+                                        {{"domDoc", "DOMDocument"}, {"pstrSUuids", "string", true}},
+                                        true,
+                                        "urn:wpp:default",
+                                        Record("Ingest", {OutValue::String("pstrSUuids", "uuid-1")})});
+    session.methods.push_back(MethodDef{
+        "IngestExt", true, {{"domDoc", "DOMDocument"}}, true, "urn:wpp:default", Record("IngestExt", {})});
+    session.methods.push_back(MethodDef{"Fail", true, {}, true, {}, [this](CallContext&) -> Result<std::vector<OutValue>> {
+                                          ++fail_calls_;
+                                          return CodedError(Status::Code::kInvalidArgument, "STG-200004",
+                                                            "Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
+                                        }});
+    session.methods.push_back(
+        MethodDef{"Crash", true, {}, true, {}, [](CallContext&) -> Result<std::vector<OutValue>> {
+                    return Status::Internal("ERROR: relation \"secret_table\" does not exist; SELECT * FROM x");
+                  }});
+    router_.AddService(std::move(session));
+
+    ServiceDef persist{"xtk:persist", "Persistence", {}};
+    persist.methods.push_back(MethodDef{"GetEntityIfMoreRecent",
+                                        true,
+                                        {{"pk", "string"},
+                                         {"md5", "string"},
+                                         {"mustExist", "boolean"},
+                                         {"pdomDoc", "DOMDocument", true}},
+                                        true,
+                                        {},
+                                        Record("GetEntityIfMoreRecent", {OutValue::Element("pdomDoc", "<schema/>")})});
+    router_.AddService(std::move(persist));
+    router_.set_observer(&observer_);
+  }
+
+  MethodFn Record(std::string name, std::vector<OutValue> outs) {
+    return [this, name, outs](CallContext& ctx) -> Result<std::vector<OutValue>> {
+      Recorded r;
+      r.method = name;
+      for (const Param* p : ctx.args) {
+        r.arg_names.push_back(p->name);
+        r.arg_texts.push_back(p->text);
+        r.arg_elements.push_back(p->element ? p->element.name() : "");
+      }
+      r.op = ctx.op;
+      r.remote = ctx.remote;
+      recorded_.push_back(std::move(r));
+      return outs;
+    };
+  }
+
+  HttpReply Post(const std::string& body, std::map<std::string, std::string> headers = {}, std::string query = "") {
+    body_ = body;
+    query_ = query;
+    return router_.Handle(HttpCall{body_, query_, std::move(headers)}, "192.0.2.7");
+  }
+
+  static std::string Envelope(const std::string& service, const std::string& method, const std::string& params) {
+    return "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:urn=\"urn:" + service +
+           "\"><soapenv:Body><urn:" + method + ">" + params + "</urn:" + method + "></soapenv:Body></soapenv:Envelope>";
+  }
+
+  static std::map<std::string, std::string> GoodHeaders() {
+    return {{"x-session-token", kGoodSession}, {"x-security-token", kGoodSecurity}};
+  }
+
+  static std::string FaultString(const std::string& body) {
+    pugi::xml_document doc;
+    if (!doc.load_string(body.c_str())) return "<unparsable>";
+    return doc.document_element().child("SOAP-ENV:Body").child("SOAP-ENV:Fault").child("faultstring").text().get();
+  }
+  static std::string FaultCode(const std::string& body) {
+    pugi::xml_document doc;
+    if (!doc.load_string(body.c_str())) return "<unparsable>";
+    return doc.document_element().child("SOAP-ENV:Body").child("SOAP-ENV:Fault").child("faultcode").text().get();
+  }
+  static std::string Detail(const std::string& body) {
+    pugi::xml_document doc;
+    if (!doc.load_string(body.c_str())) return "<unparsable>";
+    return doc.document_element().child("SOAP-ENV:Body").child("SOAP-ENV:Fault").child("detail").text().get();
+  }
+
+  Router router_;
+  Observer observer_;
+  std::vector<Recorded> recorded_;
+  std::vector<std::pair<std::string, std::string>> validated_;
+  int fail_calls_ = 0;
+  std::string body_;
+  std::string query_;
+};
+
+const std::string kDomDoc = "<urn:domDoc><sampleTableStg xtkschema=\"dem:sampleTableStg\"/></urn:domDoc>";
+
+TEST_F(RouterTest, IngestWithSessionTokenParam) {
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", "<urn:sessiontoken>___good</urn:sessiontoken>" + kDomDoc),
+                         {{"x-security-token", kGoodSecurity}});
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_names, std::vector<std::string>{"domDoc"});
+  EXPECT_EQ(recorded_[0].arg_elements, std::vector<std::string>{"sampleTableStg"});
+  ASSERT_TRUE(recorded_[0].op.has_value());
+  EXPECT_EQ(recorded_[0].op->login, "admin");
+  EXPECT_EQ(recorded_[0].remote, "192.0.2.7");
+  EXPECT_THAT(reply.body, HasSubstr("<IngestResponse xmlns='urn:wpp:default'"));
+  EXPECT_THAT(reply.body, HasSubstr("<pstrSUuids xsi:type='xsd:string'>uuid-1</pstrSUuids>"));
+  EXPECT_THAT(reply.content_type, HasSubstr("text/xml"));
+  ASSERT_EQ(validated_.size(), 1u);
+  EXPECT_EQ(validated_[0], std::make_pair(std::string(kGoodSession), std::string(kGoodSecurity)));
+}
+
+TEST_F(RouterTest, IngestWithoutSessionTokenParamTokensInHeaders) {
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", kDomDoc), GoodHeaders());
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_names, std::vector<std::string>{"domDoc"});
+  EXPECT_EQ(recorded_[0].arg_elements, std::vector<std::string>{"sampleTableStg"});
+}
+
+TEST_F(RouterTest, ParametersAreMatchedByPositionNotByName) {
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", "<urn:a>___good</urn:a><urn:b><rec/></urn:b>"),
+                         {{"x-security-token", kGoodSecurity}});
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_names, std::vector<std::string>{"b"});
+  EXPECT_EQ(recorded_[0].arg_elements, std::vector<std::string>{"rec"});
+}
+
+TEST_F(RouterTest, LogonNeedsNoSessionAndReadsItsThreeInputsAfterTheToken) {
+  HttpReply reply = Post(Envelope("xtk:session", "Logon",
+                                  "<sessiontoken/><login>admin</login><password>secret</password>"
+                                  "<parameters><parameters rememberMe=\"true\"/></parameters>"));
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_texts, (std::vector<std::string>{"admin", "secret", ""}));
+  EXPECT_EQ(recorded_[0].arg_elements, (std::vector<std::string>{"", "", "parameters"}));
+  EXPECT_FALSE(recorded_[0].op.has_value());
+  EXPECT_TRUE(validated_.empty());
+  EXPECT_THAT(reply.body, HasSubstr("<LogonResponse xmlns='urn:xtk:session'"));
+}
+
+TEST_F(RouterTest, LogonWithoutTheTokenParam) {
+  HttpReply reply = Post(Envelope("xtk:session", "Logon", "<login>admin</login><password>secret</password>"));
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_texts, (std::vector<std::string>{"admin", "secret"}));
+}
+
+TEST_F(RouterTest, LogonWithTheTokenParamButWithoutParameters) {
+  HttpReply reply =
+      Post(Envelope("xtk:session", "Logon", "<sessiontoken/><login>admin</login><password>secret</password>"));
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_texts, (std::vector<std::string>{"admin", "secret"}));
+}
+
+TEST_F(RouterTest, ScalarParamsWithTheTokenParam) {
+  HttpReply reply = Post(Envelope("xtk:persist", "GetEntityIfMoreRecent",
+                                  "<sessiontoken>___good</sessiontoken><pk>xtk:schema|xtk:session</pk><md5/>"
+                                  "<mustExist>false</mustExist>"),
+                         {{"x-security-token", kGoodSecurity}});
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_texts, (std::vector<std::string>{"xtk:schema|xtk:session", "", "false"}));
+}
+
+// The router accepts a request without the leading sessiontoken parameter (the
+// tokens then travel in headers). With a method whose first input is a scalar,
+// that first input must not be mistaken for the session token.
+TEST_F(RouterTest, ScalarParamsWithoutTheTokenParamTokensInHeaders) {
+  HttpReply reply = Post(Envelope("xtk:persist", "GetEntityIfMoreRecent",
+                                  "<pk>xtk:schema|xtk:session</pk><md5/><mustExist>false</mustExist>"),
+                         GoodHeaders());
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  ASSERT_EQ(validated_.size(), 1u);
+  EXPECT_EQ(validated_[0].first, kGoodSession) << "the first scalar parameter was taken as the session token";
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].arg_texts, (std::vector<std::string>{"xtk:schema|xtk:session", "", "false"}));
+}
+
+TEST_F(RouterTest, BadSessionReturnsTheValidatorsFaultAndSkipsTheHandler) {
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", "<urn:sessiontoken>___expired</urn:sessiontoken>" + kDomDoc),
+                         {{"x-security-token", kGoodSecurity}});
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_TRUE(recorded_.empty());
+  EXPECT_EQ(FaultCode(reply.body), "SOAP-ENV:Client");
+  EXPECT_EQ(FaultString(reply.body), "XSV-350008 Session has expired or is invalid. Please reconnect.");
+  EXPECT_THAT(reply.body, HasSubstr("xmlns:ns='urn:wpp:default'"));  // the method's response namespace
+}
+
+TEST_F(RouterTest, MissingSecurityTokenIsRefused) {
+  HttpReply reply = Post(Envelope("xtk:session", "IngestExt", "<urn:sessiontoken>___good</urn:sessiontoken>" + kDomDoc));
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_TRUE(recorded_.empty());
+  EXPECT_THAT(FaultString(reply.body), HasSubstr("XSV-350008"));
+}
+
+TEST_F(RouterTest, NoSessionAtAllIsRefused) {
+  HttpReply reply = Post(Envelope("xtk:session", "Fail", ""));
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(fail_calls_, 0);
+  EXPECT_THAT(FaultString(reply.body), HasSubstr("XSV-350008"));
+}
+
+TEST_F(RouterTest, UnknownMethod) {
+  HttpReply reply = Post(Envelope("xtk:session", "Nope", "<sessiontoken>___good</sessiontoken>"));
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(FaultCode(reply.body), "SOAP-ENV:Client");
+  EXPECT_EQ(FaultString(reply.body), "SOP-330006 The method 'Nope' is not defined in SOAP service 'xtk:session'.");
+  EXPECT_TRUE(validated_.empty());
+  ASSERT_EQ(observer_.calls.size(), 1u);
+  EXPECT_EQ(observer_.calls[0], std::make_pair(std::string("unknown"), true));
+}
+
+TEST_F(RouterTest, MethodNamesAreCaseSensitive) {
+  HttpReply reply = Post(Envelope("xtk:session", "ingest", kDomDoc), GoodHeaders());
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_THAT(FaultString(reply.body), HasSubstr("SOP-330006 The method 'ingest'"));
+}
+
+TEST_F(RouterTest, UnknownService) {
+  HttpReply reply = Post(Envelope("nms:nothing", "Ingest", kDomDoc), GoodHeaders());
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(FaultString(reply.body), "SOP-330006 The method 'Ingest' is not defined in SOAP service 'nms:nothing'.");
+  EXPECT_TRUE(recorded_.empty());
+}
+
+TEST_F(RouterTest, HandlersCodedErrorIsAnHttp500Fault) {
+  HttpReply reply = Post(Envelope("xtk:session", "Fail", ""), GoodHeaders());
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(fail_calls_, 1);
+  EXPECT_EQ(FaultCode(reply.body), "SOAP-ENV:Client");
+  EXPECT_EQ(FaultString(reply.body), "STG-200004 Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
+  EXPECT_EQ(Detail(reply.body),
+            "SOP-330011 Error while executing the method 'Fail' of service 'xtk:session'.\n"
+            "STG-200004 Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
+  ASSERT_EQ(observer_.calls.size(), 1u);
+  EXPECT_EQ(observer_.calls[0], std::make_pair(std::string("xtk:session#Fail"), true));
+}
+
+TEST_F(RouterTest, HandlersInternalErrorIsAGenericServerFault) {
+  HttpReply reply = Post(Envelope("xtk:session", "Crash", ""), GoodHeaders());
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(FaultCode(reply.body), "SOAP-ENV:Server");
+  EXPECT_THAT(reply.body, Not(HasSubstr("secret_table")));
+  EXPECT_THAT(reply.body, Not(HasSubstr("SELECT")));
+}
+
+TEST_F(RouterTest, ObserverSeesTheActionAndTheFaultFlag) {
+  (void)Post(Envelope("xtk:session", "Ingest", kDomDoc), GoodHeaders());
+  (void)Post(Envelope("xtk:session", "IngestExt", kDomDoc), {{"x-session-token", "___bad"}});
+  (void)Post("not xml at all");
+  (void)Post(Envelope("xtk:session", "Ingest", kDomDoc), {{"soapaction", "xtk:session#IngestExt"}});
+  ASSERT_EQ(observer_.calls.size(), 4u);
+  EXPECT_EQ(observer_.calls[0], std::make_pair(std::string("xtk:session#Ingest"), false));
+  EXPECT_EQ(observer_.calls[1], std::make_pair(std::string("xtk:session#IngestExt"), true));
+  EXPECT_EQ(observer_.calls[2], std::make_pair(std::string("unknown"), true));
+  EXPECT_EQ(observer_.calls[3], std::make_pair(std::string("unknown"), true));
+}
+
+TEST_F(RouterTest, IngestExtAnswersAnEmptyResponse) {
+  HttpReply reply = Post(Envelope("xtk:session", "IngestExt", kDomDoc), GoodHeaders());
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.body, HasSubstr("<IngestExtResponse xmlns='urn:wpp:default' "
+                                    "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'/>"));
+}
+
+TEST_F(RouterTest, MalformedRequestIsAClientFault) {
+  HttpReply reply = Post("<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\">");
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_EQ(FaultCode(reply.body), "SOAP-ENV:Client");
+  EXPECT_THAT(FaultString(reply.body), ::testing::StartsWith("SOP-330001 "));
+}
+
+TEST_F(RouterTest, ActionMismatchIsAClientFault) {
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", kDomDoc),
+                         {{"soapaction", "xtk:session#IngestExt"}, {"x-session-token", kGoodSession},
+                          {"x-security-token", kGoodSecurity}});
+  EXPECT_EQ(reply.status, 500);
+  EXPECT_THAT(FaultString(reply.body), ::testing::StartsWith("SOP-330002 "));
+  EXPECT_TRUE(recorded_.empty());
+}
+
+TEST_F(RouterTest, DefaultResponseNamespaceIsTheService) {
+  const ServiceDef* s = router_.FindService("xtk:persist");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->methods[0].response_ns, "urn:xtk:persist");
+  EXPECT_EQ(router_.FindService("xtk:session")->methods[1].response_ns, "urn:wpp:default");
+  EXPECT_EQ(router_.FindService("nope:nope"), nullptr);
+  EXPECT_EQ(router_.services().size(), 2u);
+}
+
+TEST_F(RouterTest, InputCount) {
+  const ServiceDef* s = router_.FindService("xtk:session");
+  EXPECT_EQ(s->methods[0].input_count(), 3u);  // Logon
+  EXPECT_EQ(s->methods[1].input_count(), 1u);  // Ingest
+  EXPECT_EQ(s->methods[2].input_count(), 1u);  // IngestExt
+}
+
+}  // namespace
+}  // namespace stagebridge::soap
