@@ -72,13 +72,15 @@ struct FixtureCase {
   std::vector<std::string> param_names;
   const char* session_token;
   const char* security_token;
-  const char* dom_child;    // name of the element inside the DOM parameter
+  const char* dom_child;     // name of the element inside the DOM parameter
   const char* dom_xsi_type;  // xsi:type of the DOM parameter as sent
   const char* testcol1;      // value of testcol1 on the DOM child ("" when none)
   const char* action;        // SOAPAction as resolved
 };
 
-void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.file; }
+void PrintTo(const FixtureCase& c, std::ostream* os) {
+  *os << c.file;
+}
 
 class EnvelopeFixtureTest : public ::testing::TestWithParam<FixtureCase> {};
 
@@ -238,7 +240,9 @@ TEST(EnvelopeTest, Latin1BodyIsConvertedToUtf8) {
   Result<SoapCall> call = Parse(ReadFixture("latin1_ingest.xml"));
   ASSERT_TRUE(call.ok()) << call.status().ToString();
   pugi::xml_node rec = call->params.at(1).element;
-  EXPECT_EQ(std::string(rec.attribute("testcol2").value()), "Stra\xC3\x9F" "e \xC3\xA0 Z\xC3\xBCrich");
+  EXPECT_EQ(std::string(rec.attribute("testcol2").value()),
+            "Stra\xC3\x9F"
+            "e \xC3\xA0 Z\xC3\xBCrich");
 }
 
 TEST(EnvelopeTest, AccJsLogonReadsScalarParamsByPosition) {
@@ -601,35 +605,39 @@ constexpr std::string_view kHead =
     "<?xml version='1.0'?>\n"
     "<SOAP-ENV:Envelope xmlns:xsd='http://www.w3.org/2001/XMLSchema' "
     "xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance' xmlns:ns='";
-constexpr std::string_view kHeadEnd = "' xmlns:SOAP-ENV='http://schemas.xmlsoap.org/soap/envelope/'>\n<SOAP-ENV:Body>\n";
+constexpr std::string_view kHeadEnd =
+    "' xmlns:SOAP-ENV='http://schemas.xmlsoap.org/soap/envelope/'>\n<SOAP-ENV:Body>\n";
 constexpr std::string_view kTail = "</SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
 
-std::string Head(std::string_view ns) { return std::string(kHead) + std::string(ns) + std::string(kHeadEnd); }
+std::string Head(std::string_view ns) {
+  return std::string(kHead) + std::string(ns) + std::string(kHeadEnd);
+}
 
 TEST(EncodeResponseTest, LogonThreeOutputsWithAnElement) {
   std::string info =
       "<sessionInfo><serverInfo buildNumber=\"9219\" instanceName=\"stagebridge\"/><userInfo login=\"admin\"/>"
       "</sessionInfo>";
-  std::string out = EncodeResponse("Logon", "urn:xtk:session",
-                                   {OutValue::String("pstrSessionToken", "___5e71f4bf-d38a-4ba8-ac15-35a958f7f138"),
-                                    OutValue::Element("pSessionInfo", info),
-                                    OutValue::String("pstrSecurityToken", "@abc+/==")});
-  EXPECT_EQ(out, Head("urn:xtk:session") +
-                     "<LogonResponse xmlns='urn:xtk:session' "
-                     "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'>\n"
-                     "<pstrSessionToken xsi:type='xsd:string'>___5e71f4bf-d38a-4ba8-ac15-35a958f7f138</pstrSessionToken>\n"
-                     "<pSessionInfo xsi:type='ns:Element' "
-                     "SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'>" +
-                     info +
-                     "</pSessionInfo>\n"
-                     "<pstrSecurityToken xsi:type='xsd:string'>@abc+/==</pstrSecurityToken>\n"
-                     "</LogonResponse>\n" +
-                     std::string(kTail));
+  std::string out =
+      EncodeResponse("Logon", "urn:xtk:session",
+                     {OutValue::String("pstrSessionToken", "___5e71f4bf-d38a-4ba8-ac15-35a958f7f138"),
+                      OutValue::Element("pSessionInfo", info), OutValue::String("pstrSecurityToken", "@abc+/==")});
+  EXPECT_EQ(out,
+            Head("urn:xtk:session") +
+                "<LogonResponse xmlns='urn:xtk:session' "
+                "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'>\n"
+                "<pstrSessionToken xsi:type='xsd:string'>___5e71f4bf-d38a-4ba8-ac15-35a958f7f138</pstrSessionToken>\n"
+                "<pSessionInfo xsi:type='ns:Element' "
+                "SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'>" +
+                info +
+                "</pSessionInfo>\n"
+                "<pstrSecurityToken xsi:type='xsd:string'>@abc+/==</pstrSecurityToken>\n"
+                "</LogonResponse>\n" +
+                std::string(kTail));
 }
 
 TEST(EncodeResponseTest, IngestOneString) {
-  std::string out =
-      EncodeResponse("Ingest", "urn:wpp:default", {OutValue::String("pstrSUuids", "e1e7c8b3-6f79-44da-a72d-49ed0f73db2c")});
+  std::string out = EncodeResponse("Ingest", "urn:wpp:default",
+                                   {OutValue::String("pstrSUuids", "e1e7c8b3-6f79-44da-a72d-49ed0f73db2c")});
   EXPECT_EQ(out, Head("urn:wpp:default") +
                      "<IngestResponse xmlns='urn:wpp:default' "
                      "SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'>\n"
@@ -657,10 +665,11 @@ TEST(EncodeResponseTest, IngestExtNoOutputIsSelfClosed) {
 }
 
 TEST(EncodeResponseTest, OtherScalarTypes) {
-  std::string out = EncodeResponse("GetOption", "urn:xtk:session",
-                                   {OutValue{"pstrValue", "xsd:string", "v", {}}, OutValue{"pbtType", "xsd:byte", "6", {}},
-                                    OutValue{"plCount", "xsd:int", "42", {}}, OutValue{"pbOk", "xsd:boolean", "true", {}},
-                                    OutValue{"plBig", "xsd:long", "9223372036854775807", {}}});
+  std::string out =
+      EncodeResponse("GetOption", "urn:xtk:session",
+                     {OutValue{"pstrValue", "xsd:string", "v", {}}, OutValue{"pbtType", "xsd:byte", "6", {}},
+                      OutValue{"plCount", "xsd:int", "42", {}}, OutValue{"pbOk", "xsd:boolean", "true", {}},
+                      OutValue{"plBig", "xsd:long", "9223372036854775807", {}}});
   EXPECT_THAT(out, HasSubstr("<pbtType xsi:type='xsd:byte'>6</pbtType>\n<plCount xsi:type='xsd:int'>42</plCount>\n"
                              "<pbOk xsi:type='xsd:boolean'>true</pbOk>\n"
                              "<plBig xsi:type='xsd:long'>9223372036854775807</plBig>\n"));
@@ -720,11 +729,11 @@ TEST(EncodeResponseTest, ResponsesHaveTheShapeStrictClientsRequire) {
 }
 
 TEST(EncodeResponseTest, LogonSessionInfoIsReadableAsAnElement) {
-  std::string out =
-      EncodeResponse("Logon", "urn:xtk:session",
-                     {OutValue::String("pstrSessionToken", "___x"),
-                      OutValue::Element("pSessionInfo", "<sessionInfo><serverInfo/><userInfo login=\"a\"/></sessionInfo>"),
-                      OutValue::String("pstrSecurityToken", "@y")});
+  std::string out = EncodeResponse(
+      "Logon", "urn:xtk:session",
+      {OutValue::String("pstrSessionToken", "___x"),
+       OutValue::Element("pSessionInfo", "<sessionInfo><serverInfo/><userInfo login=\"a\"/></sessionInfo>"),
+       OutValue::String("pstrSecurityToken", "@y")});
   pugi::xml_document doc;
   ASSERT_TRUE(doc.load_string(out.c_str()));
   pugi::xml_node info = doc.document_element().child("SOAP-ENV:Body").child("LogonResponse").child("pSessionInfo");
@@ -741,7 +750,8 @@ TEST(EncodeFaultTest, ByteExact) {
   f.client = true;
   f.code = "SOP-330006";
   f.message = "The method 'Nope' is not defined in SOAP service 'xtk:session'.";
-  f.detail = {"SOP-330011 Error while executing the method 'Nope' of service 'xtk:session'.", "XYZ-000001 <cause> & co"};
+  f.detail = {"SOP-330011 Error while executing the method 'Nope' of service 'xtk:session'.",
+              "XYZ-000001 <cause> & co"};
   EXPECT_EQ(EncodeFault(f), Head("urn:xtk:session") +
                                 "<SOAP-ENV:Fault>\n"
                                 "<faultcode>SOAP-ENV:Client</faultcode>\n"
@@ -835,7 +845,8 @@ TEST(FaultFromStatusTest, InternalErrorsNeverLeakTheirText) {
     EXPECT_FALSE(f.client) << s.ToString();
     EXPECT_EQ(f.code, "SOP-330500");
     std::string encoded = EncodeFault(f);
-    for (const char* leak : {"INSERT", "DemSampleTableStg", "hunter2", "duplicate key", "constraint", "usampletableid"}) {
+    for (const char* leak :
+         {"INSERT", "DemSampleTableStg", "hunter2", "duplicate key", "constraint", "usampletableid"}) {
       EXPECT_THAT(encoded, ::testing::Not(HasSubstr(leak))) << s.ToString();
     }
     EXPECT_THAT(encoded, HasSubstr("<faultcode>SOAP-ENV:Server</faultcode>"));

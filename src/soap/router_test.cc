@@ -67,29 +67,28 @@ class RouterTest : public ::testing::Test {
                                         true,
                                         "urn:wpp:default",
                                         Record("Ingest", {OutValue::String("pstrSUuids", "uuid-1")})});
-    session.methods.push_back(MethodDef{
-        "IngestExt", true, {{"domDoc", "DOMDocument"}}, true, "urn:wpp:default", Record("IngestExt", {})});
-    session.methods.push_back(MethodDef{"Fail", true, {}, true, {}, [this](CallContext&) -> Result<std::vector<OutValue>> {
-                                          ++fail_calls_;
-                                          return CodedError(Status::Code::kInvalidArgument, "STG-200004",
-                                                            "Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
-                                        }});
     session.methods.push_back(
-        MethodDef{"Crash", true, {}, true, {}, [](CallContext&) -> Result<std::vector<OutValue>> {
-                    return Status::Internal("ERROR: relation \"secret_table\" does not exist; SELECT * FROM x");
+        MethodDef{"IngestExt", true, {{"domDoc", "DOMDocument"}}, true, "urn:wpp:default", Record("IngestExt", {})});
+    session.methods.push_back(
+        MethodDef{"Fail", true, {}, true, {}, [this](CallContext&) -> Result<std::vector<OutValue>> {
+                    ++fail_calls_;
+                    return CodedError(Status::Code::kInvalidArgument, "STG-200004",
+                                      "Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
                   }});
+    session.methods.push_back(MethodDef{"Crash", true, {}, true, {}, [](CallContext&) -> Result<std::vector<OutValue>> {
+                                          return Status::Internal(
+                                              "ERROR: relation \"secret_table\" does not exist; SELECT * FROM x");
+                                        }});
     router_.AddService(std::move(session));
 
     ServiceDef persist{"xtk:persist", "Persistence", {}};
-    persist.methods.push_back(MethodDef{"GetEntityIfMoreRecent",
-                                        true,
-                                        {{"pk", "string"},
-                                         {"md5", "string"},
-                                         {"mustExist", "boolean"},
-                                         {"pdomDoc", "DOMDocument", true}},
-                                        true,
-                                        {},
-                                        Record("GetEntityIfMoreRecent", {OutValue::Element("pdomDoc", "<schema/>")})});
+    persist.methods.push_back(
+        MethodDef{"GetEntityIfMoreRecent",
+                  true,
+                  {{"pk", "string"}, {"md5", "string"}, {"mustExist", "boolean"}, {"pdomDoc", "DOMDocument", true}},
+                  true,
+                  {},
+                  Record("GetEntityIfMoreRecent", {OutValue::Element("pdomDoc", "<schema/>")})});
     router_.AddService(std::move(persist));
     router_.set_observer(&observer_);
   }
@@ -249,7 +248,8 @@ TEST_F(RouterTest, BadSessionReturnsTheValidatorsFaultAndSkipsTheHandler) {
 }
 
 TEST_F(RouterTest, MissingSecurityTokenIsRefused) {
-  HttpReply reply = Post(Envelope("xtk:session", "IngestExt", "<urn:sessiontoken>___good</urn:sessiontoken>" + kDomDoc));
+  HttpReply reply =
+      Post(Envelope("xtk:session", "IngestExt", "<urn:sessiontoken>___good</urn:sessiontoken>" + kDomDoc));
   EXPECT_EQ(reply.status, 500);
   EXPECT_TRUE(recorded_.empty());
   EXPECT_THAT(FaultString(reply.body), HasSubstr("XSV-350008"));
@@ -333,9 +333,9 @@ TEST_F(RouterTest, MalformedRequestIsAClientFault) {
 }
 
 TEST_F(RouterTest, ActionMismatchIsAClientFault) {
-  HttpReply reply = Post(Envelope("xtk:session", "Ingest", kDomDoc),
-                         {{"soapaction", "xtk:session#IngestExt"}, {"x-session-token", kGoodSession},
-                          {"x-security-token", kGoodSecurity}});
+  HttpReply reply = Post(Envelope("xtk:session", "Ingest", kDomDoc), {{"soapaction", "xtk:session#IngestExt"},
+                                                                      {"x-session-token", kGoodSession},
+                                                                      {"x-security-token", kGoodSecurity}});
   EXPECT_EQ(reply.status, 500);
   EXPECT_THAT(FaultString(reply.body), ::testing::StartsWith("SOP-330002 "));
   EXPECT_TRUE(recorded_.empty());

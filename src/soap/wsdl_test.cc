@@ -64,7 +64,9 @@ class WsdlTest : public ::testing::Test {
   }
 
   // The top-level <s:element name="…"> of the types schema.
-  pugi::xml_node TypeElement(const char* name) const { return schema_.find_child_by_attribute("s:element", "name", name); }
+  pugi::xml_node TypeElement(const char* name) const {
+    return schema_.find_child_by_attribute("s:element", "name", name);
+  }
 
   // The <s:element> children of a top-level element's sequence.
   std::vector<pugi::xml_node> Sequence(const char* name) const {
@@ -171,7 +173,8 @@ TEST_F(WsdlTest, SoapActionPerOperation) {
 
 TEST_F(WsdlTest, EveryReferenceResolves) {
   std::set<std::string> elements;
-  for (pugi::xml_node e : schema_.children("s:element")) elements.insert(std::string("tns:") + e.attribute("name").value());
+  for (pugi::xml_node e : schema_.children("s:element"))
+    elements.insert(std::string("tns:") + e.attribute("name").value());
   std::set<std::string> messages;
   for (pugi::xml_node m : root_.children("wsdl:message")) {
     messages.insert(std::string("tns:") + m.attribute("name").value());
@@ -204,12 +207,8 @@ TEST_F(WsdlTest, ServiceAndAddress) {
 
 TEST(WsdlOtherServiceTest, NamespaceFollowsTheService) {
   ServiceDef s{"nms:subscription", "Subscriptions", {}};
-  s.methods.push_back(MethodDef{"Unsubscribe",
-                                true,
-                                {{"serviceName", "string"}, {"recipient", "DOMElement"}},
-                                true,
-                                {},
-                                Nothing()});
+  s.methods.push_back(
+      MethodDef{"Unsubscribe", true, {{"serviceName", "string"}, {"recipient", "DOMElement"}}, true, {}, Nothing()});
   std::string text = GenerateWsdl(s, "http://h/nl/jsp/soaprouter.jsp");
   pugi::xml_document doc;
   ASSERT_TRUE(doc.load_string(text.c_str()));

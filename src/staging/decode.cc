@@ -160,7 +160,7 @@ Result<StagedRecord> DecodeRecord(pugi::xml_node el, const schema::Schema& stg, 
   for (const std::string& field : rec.key) {
     if (field == "id") {
       if (!has_id && (mode == Mode::kIngestExt || has_key)) {
-        return Error(kBadKey, fmt::format("The record has _key=\"@id\" but no id attribute.", method));
+        return Error(kBadKey, "The record has _key=\"@id\" but no id attribute.");
       }
     } else if (seen.count(field) == 0) {
       return Error(kBadKey, fmt::format("The record's key attribute '{}' is missing.", field));

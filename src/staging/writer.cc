@@ -48,6 +48,12 @@ std::string PendingCulprit(store::Database& db, const std::vector<StagedRecord>&
 // Maps a database error on one call to what its client is told.
 Status CallError(store::Database& db, const Status& status, const std::vector<StagedRecord>& records) {
   if (status.code() == Status::Code::kUnavailable) return UnavailableError();
+  if (status.code() == Status::Code::kAlreadyExists && records.front().op != schema::StgOp::kInsert) {
+    return CodedError(Status::Code::kAlreadyExists, kPending,
+                      fmt::format("The record with {} conflicts with another record pending in staging for schema "
+                                  "'{}' (same id or same declared key); nothing was written.",
+                                  PendingCulprit(db, records), records.front().stg->stg_src_schema));
+  }
   if (status.code() == Status::Code::kAlreadyExists) {
     return CodedError(Status::Code::kAlreadyExists, kPending,
                       fmt::format("The record with {} is already pending in staging for schema '{}': Ingest only "

@@ -15,7 +15,7 @@ const LIFETIME = 60; // the smallest --session-lifetime the server accepts
 let env;
 let server;
 let shortServer; // a second server whose sessions expire after LIFETIME seconds
-let expiring; // { client, refreshes, rec, loggedOnAt } logged on to shortServer
+let expiring; // { client, refreshes, rec, lastUsedAt, … } logged on to shortServer
 before(async () => {
   env = await createEnv('sdk');
   server = await env.start();
@@ -27,7 +27,11 @@ before(async () => {
     { refreshClient: async (c) => { expiring.refreshes += 1; await c.logon(); return c; } }));
   expiring.rec = recorder(expiring.client);
   await expiring.client.logon();
-  expiring.loggedOnAt = Date.now();
+  // A call right away works without any re-logon.
+  expiring.firstId = await expiring.client.NLWS.xml.xtkSession.ingest(
+    DomUtil.parse('<sampleTableStg xtkschema="dem:sampleTableStg" testcol1="before lifetime"/>'));
+  expiring.refreshesBefore = expiring.refreshes;
+  expiring.lastUsedAt = Date.now(); // absolute or sliding lifetime: both are over 62 s after this
 });
 after(async () => { await env?.cleanup(); });
 
@@ -99,6 +103,56 @@ describe('acc-js-sdk 1.2.0', () => {
       [{ name: 'domDoc', type: 'DOMDocument', value: doc }], [], 'xml');
     assert.deepEqual(result, []);
     assert.deepEqual(env.stagedById(ingestedId), [{ id: ingestedId, testcol1: 'z', testcol2: 'b', idelete: 0 }]);
+  });
+
+  test('a collection: ids comma-separated in document order, an empty slot for the caller-keyed record', async () => {
+    const doc = DomUtil.parse('<sampleTableStg-collection xtkschema="dem:sampleTableStg">'
+      + '<sampleTableStg testcol1="coll 1"/>'
+      + '<sampleTableStg _key="@id" id="SDKCOLL2" testcol1="coll 2"/>'
+      + '<sampleTableStg testcol1="coll 3"/>'
+      + '</sampleTableStg-collection>');
+    const ids = (await client.NLWS.xml.xtkSession.ingest(doc)).split(',');
+    assert.equal(ids.length, 3, ids.join(','));
+    assert.match(ids[0], UUID_RE);
+    assert.equal(ids[1], '');
+    assert.match(ids[2], UUID_RE);
+    assert.equal(env.stagedById(ids[0])[0].testcol1, 'coll 1');
+    assert.equal(env.stagedById('SDKCOLL2')[0].testcol1, 'coll 2');
+    assert.equal(env.stagedById(ids[2])[0].testcol1, 'coll 3');
+  });
+
+  test('NLWS.xml.xtkSession.ingestExt with _operation="delete" marks the staged row as a tombstone', async () => {
+    await client.NLWS.xml.xtkSession.ingestExt(DomUtil.parse(
+      '<sampleTableStg _key="@id" id="SDKCOLL2" _operation="delete" xtkschema="dem:sampleTableStg"/>'));
+    const [row] = env.stagedById('SDKCOLL2');
+    assert.equal(row.idelete, 1);
+  });
+
+  test('Ingest of an id already pending in staging is a fault (STG-200006 in the exception); the row is unchanged', async () => {
+    const ex = await rejection(client.NLWS.xml.xtkSession.ingest(DomUtil.parse(
+      `<sampleTableStg _key="@id" id="${ingestedId}" testcol1="dup" xtkschema="dem:sampleTableStg"/>`)));
+    assert.equal(ex.name, 'CampaignException', String(ex));
+    assert.match(`${ex.message}\n${ex.detail}`, /STG-200006/);
+    assert.equal(env.stagedById(ingestedId)[0].testcol1, 'z');
+  });
+
+  test('50 concurrent ingests from one client: 50 distinct uuids, 50 rows, within the SDK\'s 5 s timeout', async () => {
+    const before = env.countStaged();
+    const uuids = await Promise.all(Array.from({ length: 50 }, (_, i) => client.NLWS.xml.xtkSession.ingest(
+      DomUtil.parse(`<sampleTableStg xtkschema="dem:sampleTableStg" testcol1="concurrent ${i}"/>`))));
+    assert.equal(new Set(uuids).size, 50);
+    for (const u of uuids) assert.match(u, UUID_RE);
+    assert.equal(env.countStaged(), before + 50);
+    const stored = env.staged("sTestcol1 LIKE 'concurrent %'");
+    assert.deepEqual(stored.map((r) => r.id).sort(), [...uuids].sort());
+    for (const r of stored) assert.equal(r.testcol1, `concurrent ${uuids.indexOf(r.id)}`);
+  });
+
+  test('client.test() (/r/test) and client.ping() (/nl/jsp/ping.jsp)', async () => {
+    const redir = await client.test();
+    assert.equal(redir.status, 'OK', JSON.stringify(redir));
+    const ping = await client.ping();
+    assert.equal(ping.status, 'OK', JSON.stringify(ping));
   });
 
   test('a fault surfaces as a CampaignException with its error code (unknown attribute → STG-200003)', async () => {
@@ -174,6 +228,16 @@ describe('acc-js-sdk 1.2.0 session invalidated by Logoff elsewhere, with refresh
   });
 });
 
+describe('acc-js-sdk 1.2.0 logon failures', () => {
+  test('a wrong password is refused (XSV-350012 in the exception) and the client is not logged on', async () => {
+    const client = await newClient({ login: ADMIN.login, password: 'wrong' });
+    const ex = await rejection(client.logon());
+    assert.equal(ex.name, 'CampaignException', String(ex));
+    assert.match(`${ex.message}\n${ex.detail}`, /XSV-350012/);
+    assert.equal(client.isLogged(), false);
+  });
+});
+
 describe('acc-js-sdk 1.2.0 as a non-admin operator', () => {
   test('writer (granted dem:sampleTable) ingests into dem:sampleTableStg but not nms:recipientStg', async () => {
     const client = await newClient(WRITER);
@@ -196,12 +260,10 @@ describe('acc-js-sdk 1.2.0 as a non-admin operator', () => {
 describe('acc-js-sdk 1.2.0 session lifetime', () => {
   test(`a session older than --session-lifetime ${LIFETIME} is refused (XSV-350008); refreshClient logs on again and the retry succeeds`, async () => {
     const { client, rec } = expiring;
-    const uuid1 = await client.NLWS.xml.xtkSession.ingest(
-      DomUtil.parse('<sampleTableStg xtkschema="dem:sampleTableStg" testcol1="before lifetime"/>'));
-    assert.match(uuid1, UUID_RE);
-    assert.equal(expiring.refreshes, 0, 'the session is still valid');
+    assert.match(expiring.firstId, UUID_RE);
+    assert.equal(expiring.refreshesBefore, 0, 'a fresh session needs no re-logon');
 
-    const wait = expiring.loggedOnAt + (LIFETIME + 2) * 1000 - Date.now();
+    const wait = expiring.lastUsedAt + (LIFETIME + 2) * 1000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     rec.calls.length = 0;
     rec.failures.length = 0;

@@ -1,0 +1,699 @@
+// writer_test.cc — integration tests of the group-commit staging writer on both
+// backends: what lands in the staging tables, conflicts, all-or-nothing calls,
+// and concurrency (group commit batches calls; one bad call fails nobody else).
+#include "staging/writer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <pugixml.hpp>
+
+#include "schema/apply.h"
+#include "staging/record.h"
+#include "support/test_databases.h"
+
+namespace stagebridge::staging {
+namespace {
+
+using test::AllBackends;
+using test::Backend;
+using test::BackendParamName;
+using test::TestDatabase;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+  <element name="sampleTable" label="Sample Table" autopk="true" autouuid="true" autoStg="true"
+           dataSource="nms:extAccount:ffda">
+    <attribute name="testcol1" type="string" length="255"/>
+    <attribute name="testcol2" type="string" length="255"/>
+  </element></srcSchema>)";
+
+const schema::SchemaSet& Schemas() {
+  static const schema::SchemaSet* set = [] {
+    Result<schema::SchemaSet> s = schema::SchemaSet::Load({{"dem_sampleTable.xml", kSample}});
+    if (!s.ok()) {
+      ADD_FAILURE() << s.status().ToString();
+      std::abort();
+    }
+    return new schema::SchemaSet(std::move(s).value());
+  }();
+  return *set;
+}
+
+// Decodes an Ingest/IngestExt document, expecting success.
+std::vector<StagedRecord> Records(const std::string& xml, Mode mode) {
+  pugi::xml_document doc;
+  EXPECT_TRUE(doc.load_string(xml.c_str())) << xml;
+  Result<DecodedDocument> d = DecodeDocument(doc.document_element(), Schemas(), mode);
+  EXPECT_TRUE(d.ok()) << d.status().ToString();
+  if (!d.ok()) return {};
+  return std::move(d).value().records;  // records point into the schema set, not the document
+}
+
+std::string Sample(const std::string& attrs) {
+  return "<sampleTableStg " + attrs + " xtkschema=\"dem:sampleTableStg\"/>";
+}
+
+struct StagedRow {
+  std::string testcol1;
+  std::string testcol2;
+  std::int64_t del = -1;
+  std::int64_t op = -1;
+  std::int64_t seq = -1;
+  std::int64_t run = -1;
+};
+
+class WriterTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    local_ = std::make_unique<TestDatabase>(GetParam());
+    cloud_ = std::make_unique<TestDatabase>(GetParam());
+    ASSERT_TRUE(local_->ok() && cloud_->ok());
+    db_ = local_->Open();
+    cloud_db_ = cloud_->Open();
+    ASSERT_NE(db_, nullptr);
+    ASSERT_NE(cloud_db_, nullptr);
+    Result<schema::ApplyReport> applied = schema::ApplySchemas(Schemas(), *db_, *cloud_db_);
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  }
+
+  void TearDown() override {
+    writer_.reset();
+    pool_.reset();
+  }
+
+  void StartWriter(int workers = 2) {
+    pool_ = std::make_unique<store::ConnectionPool>(local_->url(), workers);
+    WriterOptions options;
+    options.workers = workers;
+    options.on_batch = [this](std::size_t calls, std::size_t records) {
+      batches_.fetch_add(1);
+      batched_calls_.fetch_add(calls);
+      batched_records_.fetch_add(records);
+      std::size_t seen = max_calls_in_batch_.load();
+      while (calls > seen && !max_calls_in_batch_.compare_exchange_weak(seen, calls)) {
+      }
+    };
+    writer_ = std::make_unique<StagingWriter>(*pool_, std::move(options));
+    Status prepared = writer_->Prepare();
+    ASSERT_TRUE(prepared.ok()) << prepared.ToString();
+    writer_->Start();
+  }
+
+  Status Write(const std::string& xml, Mode mode) { return writer_->Write(Records(xml, mode)); }
+
+  std::map<std::string, StagedRow> Rows() {
+    std::map<std::string, StagedRow> out;
+    Result<std::vector<store::Row>> rows = db_->Query(
+        "SELECT uSampleTableId, sTestcol1, sTestcol2, iDelete, iStgOp, iStgSeq, iStgRun "
+        "FROM DemSampleTableStg");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    if (!rows.ok()) return out;
+    for (const store::Row& r : *rows) {
+      StagedRow s;
+      s.testcol1 = store::ValueToString(r[1]);
+      s.testcol2 = store::ValueToString(r[2]);
+      s.del = std::get<std::int64_t>(r[3]);
+      s.op = std::get<std::int64_t>(r[4]);
+      s.seq = std::get<std::int64_t>(r[5]);
+      s.run = std::get<std::int64_t>(r[6]);
+      out[store::ValueToString(r[0])] = s;
+    }
+    return out;
+  }
+
+  std::int64_t Count(const std::string& sql) {
+    Result<std::vector<store::Row>> rows = db_->Query(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    if (!rows.ok() || rows->empty()) return -1;
+    return std::get<std::int64_t>((*rows)[0][0]);
+  }
+
+  std::unique_ptr<TestDatabase> local_;
+  std::unique_ptr<TestDatabase> cloud_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::Database> cloud_db_;
+  std::unique_ptr<store::ConnectionPool> pool_;
+  std::unique_ptr<StagingWriter> writer_;
+  std::atomic<std::size_t> batches_{0};
+  std::atomic<std::size_t> batched_calls_{0};
+  std::atomic<std::size_t> batched_records_{0};
+  std::atomic<std::size_t> max_calls_in_batch_{0};
+};
+
+TEST_P(WriterTest, IngestRowsLandWithInsertOpAndIncreasingSequence) {
+  StartWriter();
+  for (const char* id : {"A1", "A2", "A3"}) {
+    Status s = Write(Sample(std::string("_key=\"@id\" id=\"") + id + "\" testcol1=\"v" + id + "\""), Mode::kIngest);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  for (const char* id : {"A1", "A2", "A3"}) {
+    const StagedRow& r = rows[id];
+    EXPECT_EQ(r.testcol1, std::string("v") + id);
+    EXPECT_EQ(r.testcol2, "NULL");  // not named: NULL in staging
+    EXPECT_EQ(r.op, 0) << id;
+    EXPECT_EQ(r.del, 0) << id;
+    EXPECT_EQ(r.run, 0) << id;
+    EXPECT_GT(r.seq, 0) << id;
+  }
+  EXPECT_LT(rows["A1"].seq, rows["A2"].seq);
+  EXPECT_LT(rows["A2"].seq, rows["A3"].seq);
+}
+
+TEST_P(WriterTest, CollectionRecordsGetIncreasingSequenceInDocumentOrder) {
+  StartWriter();
+  Status s = Write(R"(<sampleTableStg-collection xtkschema="dem:sampleTableStg">
+      <sampleTableStg _key="@id" id="C3" testcol1="a"/><sampleTableStg _key="@id" id="C1" testcol1="b"/>
+      <sampleTableStg _key="@id" id="C2" testcol1="c"/></sampleTableStg-collection>)",
+                   Mode::kIngest);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_LT(rows["C3"].seq, rows["C1"].seq);
+  EXPECT_LT(rows["C1"].seq, rows["C2"].seq);
+}
+
+TEST_P(WriterTest, GeneratedIdIsStored) {
+  StartWriter();
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_string(Sample("testcol1=\"gen\"").c_str()));
+  Result<DecodedDocument> d = DecodeDocument(doc.document_element(), Schemas(), Mode::kIngest);
+  ASSERT_TRUE(d.ok());
+  std::string id = d->returned_ids[0];
+  ASSERT_TRUE(writer_->Write(std::move(d).value().records).ok());
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.count(id), 1u);
+  EXPECT_EQ(rows[id].testcol1, "gen");
+}
+
+TEST_P(WriterTest, SqlLookingValueIsStoredExactly) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="Q1" testcol1="O'Brien; drop table x")"), Mode::kIngest).ok());
+  EXPECT_EQ(Rows()["Q1"].testcol1, "O'Brien; drop table x");
+}
+
+TEST_P(WriterTest, DuplicatePendingIdIsRefused) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="DUP" testcol1="first")"), Mode::kIngest).ok());
+  Status s = Write(Sample(R"(_key="@id" id="DUP" testcol1="second")"), Mode::kIngest);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+  EXPECT_THAT(s.message(), HasSubstr("'dem:sampleTable'"));
+  EXPECT_THAT(s.message(), HasSubstr("id='DUP'"));
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows["DUP"].testcol1, "first");
+}
+
+TEST_P(WriterTest, DuplicateFailsOnlyItsOwnCallAmongConcurrentCalls) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="DUP" testcol1="first")"), Mode::kIngest).ok());
+  constexpr int kCalls = 50;
+  constexpr int kBad = 23;
+  std::vector<std::vector<StagedRecord>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    if (i == kBad) {
+      // A call whose second record is already pending: nothing of it may land.
+      calls.push_back(Records(R"(<sampleTableStg-collection xtkschema="dem:sampleTableStg">
+          <sampleTableStg _key="@id" id="BAD-NEW" testcol1="x"/>
+          <sampleTableStg _key="@id" id="DUP" testcol1="second"/></sampleTableStg-collection>)",
+                              Mode::kIngest));
+    } else {
+      calls.push_back(Records(Sample("_key=\"@id\" id=\"G" + std::to_string(i) + "\" testcol1=\"g\""), Mode::kIngest));
+    }
+  }
+  std::vector<Status> results(kCalls);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kCalls) std::this_thread::yield();
+      results[i] = writer_->Write(std::move(calls[i]));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    if (i == kBad) {
+      ASSERT_FALSE(results[i].ok());
+      EXPECT_THAT(results[i].message(), StartsWith("STG-200006 "));
+      EXPECT_THAT(results[i].message(), HasSubstr("id='DUP'"));  // the culprit, not the call's first record
+    } else {
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+    }
+  }
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kCalls));  // 49 good + the first DUP
+  EXPECT_EQ(rows.count("BAD-NEW"), 0u);
+  EXPECT_EQ(rows["DUP"].testcol1, "first");
+  for (int i = 0; i < kCalls; ++i) {
+    if (i != kBad) {
+      EXPECT_EQ(rows.count("G" + std::to_string(i)), 1u) << i;
+    }
+  }
+}
+
+TEST_P(WriterTest, TwoConcurrentCallsWithTheSameNewIdExactlyOneWins) {
+  StartWriter(1);
+  for (int round = 0; round < 10; ++round) {
+    std::string id = "SAME" + std::to_string(round);
+    Status a;
+    Status b;
+    std::thread ta([&] { a = Write(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"a\""), Mode::kIngest); });
+    std::thread tb([&] { b = Write(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"b\""), Mode::kIngest); });
+    ta.join();
+    tb.join();
+    EXPECT_NE(a.ok(), b.ok()) << a.ToString() << " / " << b.ToString();
+    const Status& loser = a.ok() ? b : a;
+    EXPECT_THAT(loser.message(), StartsWith("STG-200006 "));
+    EXPECT_EQ(Rows()[id].testcol1, a.ok() ? "a" : "b");
+  }
+}
+
+TEST_P(WriterTest, CollectionIsAllOrNothing) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="MID" testcol1="pending")"), Mode::kIngest).ok());
+  Status s = Write(R"(<sampleTableStg-collection xtkschema="dem:sampleTableStg">
+      <sampleTableStg _key="@id" id="FIRST" testcol1="a"/>
+      <sampleTableStg _key="@id" id="MID" testcol1="b"/>
+      <sampleTableStg _key="@id" id="LAST" testcol1="c"/></sampleTableStg-collection>)",
+                   Mode::kIngest);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+  EXPECT_THAT(s.message(), HasSubstr("id='MID'"));
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows.count("FIRST"), 0u);
+  EXPECT_EQ(rows.count("LAST"), 0u);
+  EXPECT_EQ(rows["MID"].testcol1, "pending");
+}
+
+TEST_P(WriterTest, CollectionWithTheSameIdTwiceIsRefusedWhole) {
+  StartWriter();
+  Status s = Write(R"(<sampleTableStg-collection xtkschema="dem:sampleTableStg">
+      <sampleTableStg _key="@id" id="X1" testcol1="a"/>
+      <sampleTableStg _key="@id" id="X2" testcol1="b"/>
+      <sampleTableStg _key="@id" id="X1" testcol1="c"/></sampleTableStg-collection>)",
+                   Mode::kIngest);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+  EXPECT_THAT(s.message(), HasSubstr("id='X1' (twice in this call)"));
+  EXPECT_TRUE(Rows().empty());
+}
+
+TEST_P(WriterTest, LargeCollectionIsSplitIntoStatementsAndKeepsDocumentOrder) {
+  StartWriter();
+  constexpr int kRecords = 12000;  // 36000 values: more than one statement may bind
+  std::string xml = "<sampleTableStg-collection xtkschema=\"dem:sampleTableStg\">";
+  for (int i = 0; i < kRecords; ++i) {
+    xml += "<sampleTableStg _key=\"@id\" id=\"L" + std::to_string(i) + "\" testcol1=\"" + std::to_string(i) + "\"/>";
+  }
+  xml += "</sampleTableStg-collection>";
+  Status s = Write(xml, Mode::kIngest);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kRecords));
+  for (int i = 1; i < kRecords; ++i) {
+    ASSERT_LT(rows["L" + std::to_string(i - 1)].seq, rows["L" + std::to_string(i)].seq) << i;
+  }
+  EXPECT_EQ(rows["L11999"].testcol1, "11999");
+}
+
+TEST_P(WriterTest, LargeCollectionWithOneBadRecordAtTheEndWritesNothing) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="L7999" testcol1="pending")"), Mode::kIngest).ok());
+  std::string xml = "<sampleTableStg-collection xtkschema=\"dem:sampleTableStg\">";
+  for (int i = 0; i < 8000; ++i) xml += "<sampleTableStg _key=\"@id\" id=\"L" + std::to_string(i) + "\"/>";
+  xml += "</sampleTableStg-collection>";
+  Status s = Write(xml, Mode::kIngest);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+  EXPECT_EQ(Rows().size(), 1u);
+}
+
+TEST_P(WriterTest, IngestExtUpsertKeepsUnnamedAttributes) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="U1" testcol1="one" testcol2="two")"), Mode::kIngestExt).ok());
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows["U1"].op, 1);  // upsert
+  std::int64_t first_seq = rows["U1"].seq;
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="U1" testcol1="ONE")"), Mode::kIngestExt).ok());
+  rows = Rows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows["U1"].testcol1, "ONE");
+  EXPECT_EQ(rows["U1"].testcol2, "two");  // unchanged
+  EXPECT_EQ(rows["U1"].op, 1);
+  EXPECT_EQ(rows["U1"].del, 0);
+  EXPECT_GT(rows["U1"].seq, first_seq);
+}
+
+TEST_P(WriterTest, IngestExtWithoutKeyButWithIdUpserts) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(id="U2" testcol1="one" testcol2="two")"), Mode::kIngestExt).ok());
+  ASSERT_TRUE(Write(Sample(R"(id="U2" testcol2="TWO")"), Mode::kIngestExt).ok());
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows["U2"].testcol1, "one");
+  EXPECT_EQ(rows["U2"].testcol2, "TWO");
+}
+
+TEST_P(WriterTest, DeleteClearsValuesAndMarksTheTombstone) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="D1" testcol1="one" testcol2="two")"), Mode::kIngestExt).ok());
+  std::int64_t before = Rows()["D1"].seq;
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="D1" _operation="delete")"), Mode::kIngestExt).ok());
+  StagedRow r = Rows()["D1"];
+  EXPECT_EQ(r.testcol1, "NULL");
+  EXPECT_EQ(r.testcol2, "NULL");
+  EXPECT_EQ(r.del, 1);
+  EXPECT_EQ(r.op, 2);
+  EXPECT_EQ(r.run, 0);
+  EXPECT_GT(r.seq, before);
+}
+
+TEST_P(WriterTest, DeleteOfAnUnstagedKeyStagesATombstone) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="D2" delete="true" testcol1="ignored")"), Mode::kIngestExt).ok());
+  StagedRow r = Rows()["D2"];
+  EXPECT_EQ(r.del, 1);
+  EXPECT_EQ(r.op, 2);
+  EXPECT_EQ(r.testcol1, "NULL");
+}
+
+TEST_P(WriterTest, UpsertAfterDeleteIsAReplace) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="R1" testcol1="one" testcol2="two")"), Mode::kIngestExt).ok());
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="R1" delete="1")"), Mode::kIngestExt).ok());
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="R1" testcol1="new")"), Mode::kIngestExt).ok());
+  StagedRow r = Rows()["R1"];
+  EXPECT_EQ(r.op, 3);
+  EXPECT_EQ(r.del, 0);
+  EXPECT_EQ(r.testcol1, "new");
+  EXPECT_EQ(r.testcol2, "NULL");  // forgotten by the delete
+  // Another upsert keeps it a replace; a delete makes it a delete again.
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="R1" testcol2="more")"), Mode::kIngestExt).ok());
+  EXPECT_EQ(Rows()["R1"].op, 3);
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="R1" delete="1")"), Mode::kIngestExt).ok());
+  EXPECT_EQ(Rows()["R1"].op, 2);
+}
+
+TEST_P(WriterTest, UpsertAfterIngestStaysAnInsert) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="I1" testcol1="one" testcol2="two")"), Mode::kIngest).ok());
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="I1" testcol1="ONE")"), Mode::kIngestExt).ok());
+  StagedRow r = Rows()["I1"];
+  EXPECT_EQ(r.op, 0);
+  EXPECT_EQ(r.testcol1, "ONE");
+  EXPECT_EQ(r.testcol2, "two");
+}
+
+TEST_P(WriterTest, IngestAfterAnIngestExtPendingRowIsRefused) {
+  StartWriter();
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="P1" testcol1="one")"), Mode::kIngestExt).ok());
+  Status s = Write(Sample(R"(_key="@id" id="P1" testcol1="two")"), Mode::kIngest);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+}
+
+TEST_P(WriterTest, DeclaredKeyUpsertFindsThePendingRow) {
+  StartWriter();
+  auto write = [&](const std::string& attrs, Mode mode) {
+    return writer_->Write(Records("<recipientStg " + attrs + " xtkschema=\"nms:recipientStg\"/>", mode));
+  };
+  ASSERT_TRUE(write(R"(email="ann@example.com" firstName="Ann" lastName="Lee")", Mode::kIngest).ok());
+  ASSERT_TRUE(write(R"(_key="@email" email="ann@example.com" lastName="Smith")", Mode::kIngestExt).ok());
+  Result<std::vector<store::Row>> rows =
+      db_->Query("SELECT sEmail, sFirstName, sLastName, iStgOp FROM NmsRecipientStg");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(store::ValueToString((*rows)[0][1]), "Ann");
+  EXPECT_EQ(store::ValueToString((*rows)[0][2]), "Smith");
+  EXPECT_EQ(std::get<std::int64_t>((*rows)[0][3]), 0);
+  // Ingest of the same email: the declared key is unique in staging too.
+  Status dup = write(R"(email="ann@example.com")", Mode::kIngest);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(dup.message(), StartsWith("STG-200006 "));
+}
+
+TEST_P(WriterTest, ManyConcurrentWritersAreAllCommittedInBatches) {
+  StartWriter(2);
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 200;
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = "T" + std::to_string(t) + "-" + std::to_string(i);
+        Status s = Write(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"" + id + "\""),
+                         i % 2 == 0 ? Mode::kIngest : Mode::kIngestExt);
+        if (!s.ok()) {
+          failures.fetch_add(1);
+          ADD_FAILURE() << id << ": " << s.ToString();
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  constexpr std::int64_t kTotal = kThreads * kPerThread;
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), kTotal);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT uSampleTableId) FROM DemSampleTableStg"), kTotal);
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT iStgSeq) FROM DemSampleTableStg"), kTotal);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg WHERE sTestcol1 = uSampleTableId"), kTotal);
+  // Group commit: every call reported once, in fewer batches than calls.
+  EXPECT_EQ(batched_calls_.load(), static_cast<std::size_t>(kTotal));
+  EXPECT_EQ(batched_records_.load(), static_cast<std::size_t>(kTotal));
+  EXPECT_LT(batches_.load(), static_cast<std::size_t>(kTotal));
+  EXPECT_GT(max_calls_in_batch_.load(), 1u);
+  std::printf("[ info ] %zu calls committed in %zu batches (largest %zu calls)\n", batched_calls_.load(),
+              batches_.load(), max_calls_in_batch_.load());
+}
+
+TEST_P(WriterTest, ManyConcurrentIngestsAreAllCommittedInBatches) {
+  StartWriter(2);
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 100;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kPerThread; ++i) {
+        // Generated ids, as most callers use Ingest.
+        pugi::xml_document doc;
+        EXPECT_TRUE(doc.load_string(Sample("testcol1=\"t" + std::to_string(t) + "\"").c_str()));
+        Result<DecodedDocument> d = DecodeDocument(doc.document_element(), Schemas(), Mode::kIngest);
+        ASSERT_TRUE(d.ok());
+        ids[t].push_back(d->returned_ids[0]);
+        Status s = writer_->Write(std::move(d).value().records);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  constexpr std::int64_t kTotal = kThreads * kPerThread;
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kTotal));
+  for (int t = 0; t < kThreads; ++t) {
+    for (const std::string& id : ids[t]) {
+      ASSERT_EQ(rows.count(id), 1u) << id;
+      EXPECT_EQ(rows[id].testcol1, "t" + std::to_string(t));
+      EXPECT_EQ(rows[id].op, 0);
+    }
+  }
+  EXPECT_EQ(Count("SELECT COUNT(DISTINCT iStgSeq) FROM DemSampleTableStg"), kTotal);
+  EXPECT_EQ(batched_calls_.load(), static_cast<std::size_t>(kTotal));
+  EXPECT_LT(batches_.load(), static_cast<std::size_t>(kTotal));
+  EXPECT_GT(max_calls_in_batch_.load(), 1u);
+}
+
+// Upserts of a few shared keys from many threads: batches touch the same rows
+// in different orders. Every call must succeed (nothing is wrong with the
+// database or the data), and every key ends with one of the values written.
+TEST_P(WriterTest, ConcurrentUpsertsOfSharedKeysAllSucceed) {
+  StartWriter(2);
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 40;
+  constexpr int kKeys = 6;
+  std::atomic<int> ready{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kPerThread; ++i) {
+        // Each call upserts two keys, in an order that depends on the thread.
+        int a = (t + i) % kKeys;
+        int b = (t * 7 + i * 3 + 1) % kKeys;
+        if (b == a) b = (a + 1) % kKeys;
+        std::string xml = "<sampleTableStg-collection xtkschema=\"dem:sampleTableStg\">";
+        for (int k : {a, b}) {
+          xml += "<sampleTableStg _key=\"@id\" id=\"K" + std::to_string(k) + "\" testcol1=\"t" + std::to_string(t) +
+                 "\"/>";
+        }
+        xml += "</sampleTableStg-collection>";
+        Status s = Write(xml, Mode::kIngestExt);
+        if (!s.ok()) {
+          if (failures.fetch_add(1) < 5) ADD_FAILURE() << s.ToString();
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0) << "calls refused although nothing was wrong with them";
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kKeys));
+  for (const auto& [id, row] : rows) {
+    EXPECT_EQ(row.op, 1) << id;
+    EXPECT_THAT(row.testcol1, StartsWith("t")) << id;
+  }
+}
+
+// PostgreSQL: the writer's connections are killed (a server restart, a
+// failover, an idle-connection reaper). The writer must come back by itself.
+TEST_P(WriterTest, RecoversAfterItsConnectionsAreKilled) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  StartWriter(1);
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="BEFORE")"), Mode::kIngest).ok());
+  Result<std::vector<store::Row>> killed = db_->Query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+      "pg_backend_pid()");
+  ASSERT_TRUE(killed.ok()) << killed.status().ToString();
+  ASSERT_FALSE(killed->empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::set<std::string> acknowledged;
+  int first_ok = -1;
+  for (int i = 0; i < 6; ++i) {
+    std::string id = "AFTER" + std::to_string(i);
+    Status s = Write(Sample("_key=\"@id\" id=\"" + id + "\""), Mode::kIngest);
+    if (s.ok()) {
+      acknowledged.insert(id);
+      if (first_ok < 0) first_ok = i;
+    } else {
+      EXPECT_THAT(s.message(), StartsWith("STG-500001 ")) << i;
+      EXPECT_LT(first_ok, 0) << "write " << i << " failed after the writer had recovered: " << s.ToString();
+    }
+  }
+  EXPECT_GE(first_ok, 0) << "the writer never recovered";
+  EXPECT_LE(first_ok, 1) << "the writer took " << first_ok << " failed calls to recover";
+  std::map<std::string, StagedRow> rows = Rows();
+  for (const std::string& id : acknowledged) EXPECT_EQ(rows.count(id), 1u) << id;
+  EXPECT_EQ(rows.size(), acknowledged.size() + 1);  // refused writes left nothing
+}
+
+TEST_P(WriterTest, WriteOfNothingIsOk) {
+  StartWriter();
+  EXPECT_TRUE(writer_->Write({}).ok());
+  EXPECT_TRUE(Rows().empty());
+}
+
+TEST_P(WriterTest, DestructorDrainsQueuedWrites) {
+  StartWriter(1);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      if (Write(Sample("_key=\"@id\" id=\"W" + std::to_string(i) + "\""), Mode::kIngest).ok()) ok.fetch_add(1);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  writer_.reset();
+  EXPECT_EQ(ok.load(), 20);
+  EXPECT_EQ(Rows().size(), 20u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, WriterTest, ::testing::ValuesIn(AllBackends()), BackendParamName());
+
+// --- the SQL text ------------------------------------------------------------
+
+StagedRecord OneRecord(const std::string& xml, Mode mode) {
+  std::vector<StagedRecord> r = Records(xml, mode);
+  EXPECT_EQ(r.size(), 1u);
+  return r.empty() ? StagedRecord{} : r[0];
+}
+
+TEST(StagingSqlTest, Insert) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" testcol1="x")"), Mode::kIngest);
+  EXPECT_EQ(StagingSql(r),
+            "INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, iDelete, tsLastModified, iStgSeq, iStgRun, "
+            "iStgOp) VALUES ($1, $2, 0, CURRENT_TIMESTAMP, $3, 0, 0)");
+}
+
+TEST(StagingSqlTest, MultiRowInsertWithBoundSequence) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" testcol1="x")"), Mode::kIngest);
+  EXPECT_EQ(MultiRowInsertSql(r, 2, ""),
+            "INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, iDelete, tsLastModified, iStgSeq, iStgRun, "
+            "iStgOp) VALUES ($1, $2, 0, CURRENT_TIMESTAMP, $3, 0, 0), ($4, $5, 0, CURRENT_TIMESTAMP, $6, 0, 0)");
+}
+
+TEST(StagingSqlTest, MultiRowInsertWithInStatementSequence) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" testcol1="x")"), Mode::kIngest);
+  EXPECT_EQ(MultiRowInsertSql(r, 2, "nextval('SbStgSeq')"),
+            "INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, iDelete, tsLastModified, iStgSeq, iStgRun, "
+            "iStgOp) VALUES ($1, $2, 0, CURRENT_TIMESTAMP, nextval('SbStgSeq'), 0, 0), ($3, $4, 0, CURRENT_TIMESTAMP, "
+            "nextval('SbStgSeq'), 0, 0)");
+  EXPECT_EQ(MultiRowInsertSql(r, 1, ""), StagingSql(r));
+}
+
+TEST(StagingSqlTest, Upsert) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" testcol1="x" testcol2="y")"), Mode::kIngestExt);
+  EXPECT_EQ(StagingSql(r),
+            "INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, sTestcol2, iDelete, tsLastModified, iStgSeq, "
+            "iStgRun, iStgOp) VALUES ($1, $2, $3, 0, CURRENT_TIMESTAMP, $4, 0, 1) ON CONFLICT (uSampleTableId) DO "
+            "UPDATE SET sTestcol1 = excluded.sTestcol1, sTestcol2 = excluded.sTestcol2, iDelete = 0, iStgOp = CASE "
+            "WHEN DemSampleTableStg.iStgOp >= 2 THEN 3 ELSE DemSampleTableStg.iStgOp END, tsLastModified = "
+            "excluded.tsLastModified, iStgSeq = excluded.iStgSeq, iStgRun = 0");
+}
+
+TEST(StagingSqlTest, Delete) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" _operation="delete")"), Mode::kIngestExt);
+  EXPECT_EQ(StagingSql(r),
+            "INSERT INTO DemSampleTableStg (uSampleTableId, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES "
+            "($1, 1, CURRENT_TIMESTAMP, $2, 0, 2) ON CONFLICT (uSampleTableId) DO UPDATE SET sTestcol1 = NULL, "
+            "sTestcol2 = NULL, iDelete = 1, iStgOp = 2, tsLastModified = excluded.tsLastModified, iStgSeq = "
+            "excluded.iStgSeq, iStgRun = 0");
+}
+
+TEST(StagingSqlTest, DeclaredKeyIsTheConflictTarget) {
+  StagedRecord r = OneRecord(
+      R"(<recipientStg _key="@email" email="a@b.c" firstName="A" xtkschema="nms:recipientStg"/>)", Mode::kIngestExt);
+  std::string sql = StagingSql(r);
+  EXPECT_THAT(sql, HasSubstr("ON CONFLICT (sEmail) DO UPDATE SET sFirstName = excluded.sFirstName, iDelete = 0"));
+  EXPECT_THAT(sql, ::testing::Not(HasSubstr("sEmail = excluded")));
+}
+
+TEST(StagingSqlTest, CompositeKeyDelete) {
+  StagedRecord r = OneRecord(
+      R"(<subscriptionStg _key="@service-id,@recipient-id" recipient-id="R" service-id="S" delete="1" xtkschema="nms:subscriptionStg"/>)",
+      Mode::kIngestExt);
+  std::string sql = StagingSql(r);
+  EXPECT_THAT(sql, HasSubstr("ON CONFLICT (uRecipientId, uServiceId) DO UPDATE SET "));
+  EXPECT_THAT(sql, ::testing::Not(HasSubstr("uRecipientId = NULL")));
+  EXPECT_THAT(sql, ::testing::Not(HasSubstr("uServiceId = NULL")));
+  EXPECT_THAT(sql, HasSubstr("tsCreated = NULL"));
+}
+
+TEST(StagingSqlTest, ValuesAreNeverSplicedIntoTheText) {
+  StagedRecord r = OneRecord(Sample(R"(_key="@id" id="A" testcol1="O'Brien; drop table x")"), Mode::kIngestExt);
+  EXPECT_THAT(StagingSql(r), ::testing::Not(HasSubstr("Brien")));
+}
+
+}  // namespace
+}  // namespace stagebridge::staging

@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""durability_test.py BACKEND — every acknowledged write survives `kill -9`.
+
+BACKEND is sqlite or postgres. On fresh databases (schema apply with
+examples/schemas, operator admin), three rounds, each with its own timing:
+
+  1. start `stagebridge serve`, log on;
+  2. 16 keep-alive connections (http.client, one thread each) send unitary
+     Ingest calls as fast as the server answers — 14 let the server generate the
+     uuid, 2 supply their own id (`_key="@id"`); a call is *acknowledged* when
+     its answer is HTTP 200 with no fault (for generated ids: a uuid in
+     pstrSUuids), and the id is recorded;
+  3. after at least MIN_ACKS acknowledgements (a different threshold and a
+     random extra delay per round), SIGKILL the server in the middle of the load;
+  4. restart it on the same databases, check it serves (ping, an Ingest), and
+     read the staging table: every acknowledged id must be there, once, with the
+     value that was sent. Rows present but never acknowledged (their answer was
+     lost with the process) are allowed and reported.
+
+Each round is bounded to about 20 s. Prints
+`durability[BACKEND]: N passed, M failed`; exits 1 when anything failed.
+Needs STAGEBRIDGE_BIN, STAGEBRIDGE_SOURCE_DIR, and for postgres
+STAGEBRIDGE_TEST_PG_URL (scripts/with-postgres.sh sets it). Python 3 standard
+library only; psql for postgres.
+"""
+
+import http.client
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BACKEND = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
+BIN = os.environ.get("STAGEBRIDGE_BIN", "")
+SRC = os.environ.get("STAGEBRIDGE_SOURCE_DIR", "")
+PASSWORD = "durability-secret"
+CONNECTIONS = 16
+CALLER_ID_CONNECTIONS = 2  # of the 16, these supply their own id
+ROUND_SECONDS = 20  # hard bound of the load phase of a round
+# Per round: (acknowledgements to wait for, extra random delay in seconds before the kill).
+ROUNDS = [(300, 0.2), (1500, 0.5), (5000, 0.1)]
+MIN_ACKS = 200  # fewer acknowledged calls before the kill makes the round meaningless
+ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+class Databases:
+    def __init__(self, backend, work):
+        self.backend = backend
+        self.pg_dbs = []
+        if backend == "sqlite":
+            self.local_url = "sqlite:" + os.path.join(work, "local.db")
+            self.cloud_url = "sqlite:" + os.path.join(work, "cloud.db")
+        elif backend == "postgres":
+            self.pg_base = os.environ.get("STAGEBRIDGE_TEST_PG_URL")
+            if not self.pg_base:
+                raise SystemExit("STAGEBRIDGE_TEST_PG_URL is not set: run through scripts/with-postgres.sh")
+            tag = "sbdurable_%d_%d" % (os.getpid(), int(time.time()) % 100000)
+            self.local_url = self._create(tag + "_local")
+            self.cloud_url = self._create(tag + "_cloud")
+        else:
+            raise SystemExit("usage: durability_test.py sqlite|postgres")
+
+    def _psql(self, url, sql):
+        env = dict(os.environ, PGCLIENTENCODING="UTF8")
+        out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e", url, "-c", sql],
+                             capture_output=True, env=env, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError("psql: %s" % out.stderr.decode("utf-8", "replace").strip())
+        text = out.stdout.decode("utf-8")
+        if text.endswith("\n"):
+            text = text[:-1]
+        return [r.split("\x1f") for r in text.split("\x1e") if r != ""]
+
+    def _create(self, name):
+        self._psql(self.pg_base, "CREATE DATABASE %s" % name)
+        self.pg_dbs.append(name)
+        return self.pg_base.rsplit("/", 1)[0] + "/" + name
+
+    def drop(self):
+        for name in self.pg_dbs:
+            try:
+                self._psql(self.pg_base, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+            except Exception as e:  # noqa: BLE001
+                print("warning: could not drop %s: %s" % (name, e), file=sys.stderr)
+
+    def query(self, sql):
+        if self.backend == "sqlite":
+            con = sqlite3.connect(self.local_url[len("sqlite:"):], timeout=30)
+            try:
+                return [list(row) for row in con.execute(sql).fetchall()]
+            finally:
+                con.close()
+        return self._psql(self.local_url, sql)
+
+
+class Server:
+    def __init__(self, dbs, work):
+        self.log_path = os.path.join(work, "server.log")
+        self.args = [BIN, "--local-db", dbs.local_url, "--cloud-db", dbs.cloud_url,
+                     "--schemas-dir", os.path.join(SRC, "examples", "schemas"), "--listen", "127.0.0.1:0"]
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            log.write(b"\n===== start =====\n")
+            log.flush()
+            self.proc = subprocess.Popen(self.args + ["serve"], stdout=subprocess.PIPE, stderr=log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 1)
+            if r:
+                line = self.proc.stdout.readline()
+                m = re.match(rb"listening on 127\.0\.0\.1:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                    return
+                if not line:
+                    break
+            if self.proc.poll() is not None:
+                break
+        raise RuntimeError("server did not start; log:\n" + self.log_tail())
+
+    def kill9(self):
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc.stdout.close()
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+def envelope(method, params):
+    return ('<soapenv:Envelope xmlns:soapenv="%s" xmlns:urn="urn:xtk:session"><soapenv:Body><urn:%s>%s</urn:%s>'
+            '</soapenv:Body></soapenv:Envelope>' % (ENV_NS, method, params, method))
+
+
+def logon(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/nl/jsp/soaprouter.jsp",
+                 envelope("Logon", "<urn:sessiontoken/><urn:strLogin>admin</urn:strLogin><urn:strPassword>%s"
+                          "</urn:strPassword><urn:elemParameters/>" % PASSWORD),
+                 {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "xtk:session#Logon"})
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return (re.search(r"<pstrSessionToken[^>]*>([^<]*)<", text).group(1),
+            re.search(r"<pstrSecurityToken[^>]*>([^<]*)<", text).group(1))
+
+
+class Load:
+    """CONNECTIONS threads sending Ingest calls until the connection fails or stop is set."""
+
+    def __init__(self, port, session, security, tag):
+        self.port = port
+        self.session = session
+        self.security = security
+        self.tag = tag
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.acked = {}  # id → testcol1 sent
+        self.faults = []  # (thread, HTTP status, excerpt) of non-200 answers before the kill
+        self.errors = 0  # connections that ended with a transport error (the kill)
+        self.sent = 0
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(CONNECTIONS)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def run(self, index):
+        caller_id = index < CALLER_ID_CONNECTIONS
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "xtk:session#Ingest",
+                   "X-Security-Token": self.security}
+        n = 0
+        try:
+            while not self.stop.is_set():
+                n += 1
+                value = "%s-c%02d-n%06d" % (self.tag, index, n)
+                if caller_id:
+                    rec = ('<sampleTableStg _key="@id" id="id-%s" testcol1="%s" testcol2="%s" '
+                           'xtkschema="dem:sampleTableStg"/>' % (value, value, self.tag))
+                else:
+                    rec = '<sampleTableStg testcol1="%s" testcol2="%s" xtkschema="dem:sampleTableStg"/>' % (
+                        value, self.tag)
+                body = envelope("Ingest", "<urn:sessiontoken>%s</urn:sessiontoken><urn:domDoc>%s</urn:domDoc>"
+                                % (self.session, rec))
+                with self.lock:
+                    self.sent += 1
+                conn.request("POST", "/nl/jsp/soaprouter.jsp", body, headers)
+                resp = conn.getresponse()
+                text = resp.read().decode("utf-8", "replace")
+                if resp.status != 200 or "<SOAP-ENV:Fault>" in text:
+                    with self.lock:
+                        self.faults.append((index, resp.status, text[-300:]))
+                    continue
+                if caller_id:
+                    m = re.search(r"<pstrSUuids xsi:type='xsd:string'\s*/>|<pstrSUuids[^>]*></pstrSUuids>", text)
+                    ident = "id-" + value if m else None
+                else:
+                    m = re.search(r"<pstrSUuids xsi:type='xsd:string'>([0-9a-f-]{36})</pstrSUuids>", text)
+                    ident = m.group(1) if m else None
+                with self.lock:
+                    if ident is None:
+                        self.faults.append((index, resp.status, "200 without the expected pstrSUuids: " + text[-200:]))
+                    else:
+                        self.acked[ident] = value
+        except (OSError, http.client.HTTPException):
+            with self.lock:
+                self.errors += 1
+        finally:
+            conn.close()
+
+    def join(self, timeout):
+        deadline = time.time() + timeout
+        for t in self.threads:
+            t.join(max(0.1, deadline - time.time()))
+        return all(not t.is_alive() for t in self.threads)
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("ok   %s%s" % (name, (" — " + detail) if detail else ""))
+        else:
+            self.failed += 1
+            print("FAIL %s%s" % (name, (" — " + detail) if detail else ""))
+        sys.stdout.flush()
+
+
+def ping(port):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/nl/jsp/ping.jsp")
+        r = conn.getresponse()
+        ok = r.status == 200 and r.read().startswith(b"OK")
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def run_round(number, target_acks, extra_delay, dbs, server, results, rng):
+    tag = "r%d-%d" % (number, os.getpid())
+    name = "round %d" % number
+    server.start()
+    session, security = logon(server.port)
+    load = Load(server.port, session, security, tag)
+    started = time.time()
+    load.start()
+    while load.count() < target_acks and time.time() - started < ROUND_SECONDS - 3:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0, extra_delay))
+    acked_at_kill = load.count()
+    server.kill9()
+    killed_after = time.time() - started
+    load.stop.set()
+    results.check("%s: load threads end after the kill" % name, load.join(15))
+    with load.lock:
+        acked = dict(load.acked)
+        faults = list(load.faults)
+        sent = load.sent
+    results.check("%s: at least %d calls acknowledged before the kill" % (name, MIN_ACKS), len(acked) >= MIN_ACKS,
+                  "%d acknowledged (%d at the kill signal), %d sent, killed after %.2f s, %d connection(s) cut mid-request "
+                  "by the kill" % (len(acked), acked_at_kill, sent, killed_after, load.errors))
+    results.check("%s: no fault during the load" % name, not faults,
+                  "%d fault(s), first: %r" % (len(faults), faults[0]) if faults else "")
+
+    # Restart on the same databases: it must come back and serve.
+    try:
+        server.start()
+        restarted = ping(server.port)
+        s2, k2 = logon(server.port)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("POST", "/nl/jsp/soaprouter.jsp",
+                     envelope("Ingest", "<urn:sessiontoken>%s</urn:sessiontoken><urn:domDoc><sampleTableStg "
+                              'testcol1="after-restart" testcol2="%s-after" xtkschema="dem:sampleTableStg"/>'
+                              "</urn:domDoc>" % (s2, tag)),
+                     {"Content-Type": "text/xml", "SOAPAction": "xtk:session#Ingest", "X-Security-Token": k2})
+        r = conn.getresponse()
+        restarted = restarted and r.status == 200 and b"pstrSUuids" in r.read()
+        conn.close()
+    except Exception as e:  # noqa: BLE001
+        restarted = False
+        print("     restart error: %s: %s" % (type(e).__name__, e))
+    results.check("%s: the server restarts on the same databases and serves" % name, restarted,
+                  "" if restarted else server.log_tail())
+
+    rows = dbs.query("SELECT uSampleTableId, sTestcol1 FROM DemSampleTableStg WHERE sTestcol2 = '%s'" % tag)
+    stored = {}
+    duplicates = 0
+    for ident, value in rows:
+        if ident in stored:
+            duplicates += 1
+        stored[ident] = value
+    lost = [i for i in acked if i not in stored]
+    wrong = [i for i in acked if i in stored and stored[i] != acked[i]]
+    unacked = len([i for i in stored if i not in acked])
+    results.check("%s: every acknowledged write survived kill -9" % name, not lost,
+                  "%d acknowledged, %d lost%s" % (len(acked), len(lost),
+                                                  (", e.g. %s" % lost[:5]) if lost else ""))
+    results.check("%s: acknowledged rows hold the value sent, once" % name, not wrong and duplicates == 0,
+                  "%d with another value, %d duplicate ids" % (len(wrong), duplicates))
+    print("     %s: %d row(s) present but never acknowledged (answer lost with the process: allowed)"
+          % (name, unacked))
+    server.stop()
+
+
+def main():
+    if not BIN or not SRC:
+        print("STAGEBRIDGE_BIN and STAGEBRIDGE_SOURCE_DIR must be set", file=sys.stderr)
+        return 2
+    work = tempfile.mkdtemp(prefix="sb-durability-")
+    dbs = Databases(BACKEND, work)
+    server = Server(dbs, work)
+    results = Results()
+    seed = int(os.environ.get("DURABILITY_SEED", str(int(time.time()))))
+    rng = random.Random(seed)
+    print("durability[%s]: seed %d (DURABILITY_SEED to replay the timings)" % (BACKEND, seed))
+    try:
+        base = [BIN, "--local-db", dbs.local_url, "--cloud-db", dbs.cloud_url,
+                "--schemas-dir", os.path.join(SRC, "examples", "schemas")]
+        subprocess.run(base + ["schema", "apply"], check=True, capture_output=True, timeout=120)
+        subprocess.run(base + ["operator", "add", "admin", "--admin", "--password-stdin"], input=PASSWORD.encode(),
+                       check=True, capture_output=True, timeout=60)
+        for number, (target, delay) in enumerate(ROUNDS, 1):
+            run_round(number, target + rng.randint(0, target // 2), delay, dbs, server, results, rng)
+    except Exception as e:  # noqa: BLE001
+        results.check("no unexpected error", False, "%s: %s\n%s" % (type(e).__name__, e, server.log_tail()))
+    finally:
+        server.stop()
+        dbs.drop()
+        if results.failed == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("work directory kept: %s" % work)
+    print("durability[%s]: %d passed, %d failed" % (BACKEND, results.passed, results.failed))
+    return 0 if results.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
