@@ -181,7 +181,7 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "threads", 0, 1024));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "handler_threads", 1, 4096));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "writer_threads", 1, 64));
-  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "session_lifetime", 60, 365LL * 86400));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "session_lifetime", 1, 365LL * 86400));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_attempts", 1, 1000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_seconds", 0, 365LL * 86400));
   if (const std::string& v = config.Get("session_token_only"); v != "true" && v != "false") {

@@ -245,6 +245,24 @@ TEST(EnvelopeTest, Latin1BodyIsConvertedToUtf8) {
             "e \xC3\xA0 Z\xC3\xBCrich");
 }
 
+// SPEC §3: ISO-8859-1 bodies are accepted with or without an XML declaration;
+// without one, only the Content-Type charset says what the bytes are.
+TEST(EnvelopeTest, Latin1BodyWithoutDeclarationUsesTheContentTypeCharset) {
+  std::string body = ReadFixture("latin1_ingest.xml");
+  body = body.substr(body.find('\n') + 1);  // drop <?xml … encoding="ISO-8859-1"?>
+  ASSERT_TRUE(body.starts_with("<soapenv:Envelope"));
+  Result<SoapCall> call = Parse(body, {{"content-type", "text/xml; charset=ISO-8859-1"}});
+  ASSERT_TRUE(call.ok()) << call.status().ToString();
+  EXPECT_EQ(std::string(call->params.at(1).element.attribute("testcol1").value()), "M\xC3\xBCller");
+}
+
+TEST(EnvelopeTest, Utf8ByteOrderMarkIsAccepted) {
+  Result<SoapCall> call = Parse("\xEF\xBB\xBF" + ReadFixture("nodesoap_ingest.xml"),
+                                {{"content-type", "text/xml; charset=utf-8"}, {"soapaction", "xtk:session#Ingest"}});
+  ASSERT_TRUE(call.ok()) << call.status().ToString();
+  EXPECT_EQ(call->method, "Ingest");
+}
+
 TEST(EnvelopeTest, AccJsLogonReadsScalarParamsByPosition) {
   Result<SoapCall> call = Parse(ReadFixture("accjs_logon.xml"), {{"soapaction", "xtk:session#Logon"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();

@@ -8,6 +8,10 @@
 
 namespace stagebridge::soap {
 
+namespace {
+int FaultStatus(const HttpCall& http);
+}  // namespace
+
 std::size_t MethodDef::input_count() const {
   std::size_t n = 0;
   for (const ParamDef& p : params) n += p.out ? 0 : 1;
@@ -48,6 +52,15 @@ Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const Metho
   return method.fn(ctx);
 }
 
+// Faults go out with HTTP 500, as the platform sends them (SPEC §3) — except to
+// acc-js-sdk, which announces itself with an ACC-SDK-Version header and reads SOAP
+// faults only from successful responses: given a 500 it drops the fault and
+// reports the HTTP status text, losing the error code its users test for. It
+// still recognises XSV-350008 (re-logon) in either case.
+namespace {
+int FaultStatus(const HttpCall& http) { return http.headers.count("acc-sdk-version") != 0 ? 200 : 500; }
+}  // namespace
+
 HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const {
   auto start = std::chrono::steady_clock::now();
   HttpReply reply;
@@ -57,7 +70,7 @@ HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const 
   Result<SoapCall> call = ParseCall(http);
   if (!call.ok()) {
     Fault f = FaultFromStatus(call.status(), "", "");
-    reply.status = 500;
+    reply.status = FaultStatus(http);
     reply.body = EncodeFault(f, response_ns);
     spdlog::info("soap {} fault {}: {}", remote, f.code, f.message);
   } else {
@@ -80,7 +93,7 @@ HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const 
       reply.body = EncodeResponse(call->method, response_ns, *outs);
     } else {
       Fault f = FaultFromStatus(outs.status(), call->service, call->method);
-      reply.status = 500;
+      reply.status = FaultStatus(http);
       reply.body = EncodeFault(f, response_ns);
       spdlog::info("soap {} {} fault {}: {}", remote, action, f.code, f.message);
     }

@@ -529,7 +529,7 @@ TEST_P(WriterTest, ManyConcurrentIngestsAreAllCommittedInBatches) {
 TEST_P(WriterTest, ConcurrentUpsertsOfSharedKeysAllSucceed) {
   StartWriter(2);
   constexpr int kThreads = 32;
-  constexpr int kPerThread = 40;
+  constexpr int kPerThread = 15;
   constexpr int kKeys = 6;
   std::atomic<int> ready{0};
   std::atomic<int> failures{0};
