@@ -10,10 +10,16 @@
 //   * a decoded record targets a staging schema, names each column once, starts
 //     with the id, holds only valid UTF-8 text without characters XML forbids
 //     (what the cloud database and clients will have to take), and its SQL is
-//     built from schema identifiers only (no quote, no semicolon).
+//     built from schema identifiers only (no quote, no semicolon);
+//   * ParseXml refuses what a conforming parser refuses and pugixml lets through:
+//     several root elements, control characters (raw or as character
+//     references), other characters XML forbids (&#0;, &#xD800;, &#x110000;),
+//     references to undeclared entities.
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <set>
+#include <string>
 #include <string_view>
 
 #include "fuzz_common.h"
@@ -57,6 +63,65 @@ void CheckRecord(const staging::StagedRecord& rec) {
   }
 }
 
+// What a conforming XML parser must refuse, found by a scan independent of
+// pugixml: a character reference to a character XML forbids (&#0;, &#xD800;,
+// &#x110000;, …) or a reference to an entity that is not one of the five
+// predefined ones (no DOCTYPE can declare others). Comments, CDATA sections and
+// processing instructions are skipped. Returns a description, or "" when none.
+std::string IllegalReference(std::string_view text) {
+  std::size_t i = 0;
+  auto skip_to = [&](std::string_view end) {
+    std::size_t p = text.find(end, i);
+    i = p == std::string_view::npos ? text.size() : p + end.size();
+  };
+  while (i < text.size()) {
+    std::string_view rest = text.substr(i);
+    if (rest.starts_with("<!--")) {
+      i += 4;
+      skip_to("-->");
+    } else if (rest.starts_with("<![CDATA[")) {
+      i += 9;
+      skip_to("]]>");
+    } else if (rest.starts_with("<?")) {
+      i += 2;
+      skip_to("?>");
+    } else if (rest.starts_with("&#")) {
+      bool hex = rest.size() > 2 && rest[2] == 'x';
+      std::size_t j = hex ? 3 : 2;
+      std::uint64_t cp = 0;
+      bool any = false;
+      for (; j < rest.size() && j < 40; ++j) {
+        char c = rest[j];
+        int d = c >= '0' && c <= '9'          ? c - '0'
+                : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                              : -1;
+        if (d < 0) break;
+        any = true;
+        cp = cp * (hex ? 16 : 10) + static_cast<std::uint64_t>(d);
+        if (cp > 0x10FFFF) cp = 0x110000;  // saturate
+      }
+      if (any && j < rest.size() && rest[j] == ';' && !fuzz::IsXmlChar(static_cast<std::uint32_t>(cp))) {
+        return std::string(rest.substr(0, j + 1));
+      }
+      i += 2;
+    } else if (rest.starts_with("&")) {
+      std::size_t semi = rest.find(';');
+      std::string_view name = semi == std::string_view::npos ? rest.substr(1, 0) : rest.substr(1, semi - 1);
+      bool word = !name.empty() && name.size() < 40;
+      for (char c : name)
+        word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+      if (word && name != "amp" && name != "lt" && name != "gt" && name != "quot" && name != "apos") {
+        return std::string(rest.substr(0, semi + 1));
+      }
+      i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -69,6 +134,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   pugi::xml_node root = (*parsed)->document_element();
+  if (fuzz::ContractChecks()) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        fuzz::Violation("ParseXml accepted a raw control character XML forbids", text, i);
+      }
+    }
+    std::string bad = IllegalReference(text);
+    if (!bad.empty()) fuzz::Violation("ParseXml accepted an illegal character or entity reference", bad);
+    int roots = 0;
+    for (pugi::xml_node n = (*parsed)->first_child(); n; n = n.next_sibling()) roots += n.type() == pugi::node_element;
+    if (roots != 1) fuzz::Violation("ParseXml accepted a document with several root elements", root.name());
+  }
   for (staging::Mode mode : {staging::Mode::kIngest, staging::Mode::kIngestExt}) {
     auto doc = staging::DecodeDocument(root, schemas, mode);
     if (!fuzz::ContractChecks()) continue;

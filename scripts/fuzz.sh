@@ -49,7 +49,7 @@ for t in "${targets[@]}"; do
     for f in "${saved[@]}"; do
       if ! "$bin" -runs=1 "$f" >"build-fuzz/artifacts/replay.log" 2>&1; then
         echo "fuzz.sh: $t: saved reproducer $f still fails:" >&2
-        grep -E 'contract violation|ERROR: AddressSanitizer|runtime error|SUMMARY|\*\*\* text' \
+        grep -E 'contract violation|^\*\*\* at byte|ERROR: AddressSanitizer|runtime error|SUMMARY' \
           build-fuzz/artifacts/replay.log | head -5 >&2 || true
         status=1
       fi
@@ -67,7 +67,7 @@ for t in "${targets[@]}"; do
   grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
   if ((rc != 0)); then
     echo "fuzz.sh: $t FAILED (exit $rc); log: $log" >&2
-    grep -E 'contract violation|\*\*\* text|ERROR: (AddressSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit written' \
+    grep -E 'contract violation|^\*\*\* at byte|ERROR: (AddressSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit' \
       "$log" | head -8 >&2 || true
     status=1
   fi

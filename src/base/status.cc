@@ -13,6 +13,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kAlreadyExists: return "Already exists";
     case Status::Code::kFailedPrecondition: return "Failed precondition";
     case Status::Code::kUnavailable: return "Unavailable";
+    case Status::Code::kAborted: return "Aborted";
     case Status::Code::kUnauthenticated: return "Unauthenticated";
     case Status::Code::kPermissionDenied: return "Permission denied";
     case Status::Code::kIoError: return "I/O error";
@@ -48,6 +49,7 @@ Status CodedError(Status::Code status_code, std::string_view error_code, std::st
     case Status::Code::kAlreadyExists: return Status::AlreadyExists(text);
     case Status::Code::kFailedPrecondition: return Status::FailedPrecondition(text);
     case Status::Code::kUnavailable: return Status::Unavailable(text);
+    case Status::Code::kAborted: return Status::Aborted(text);
     case Status::Code::kInternal: return Status::Internal(text);
     case Status::Code::kIoError: return Status::IoError(text);
     case Status::Code::kOk:

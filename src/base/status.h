@@ -26,6 +26,7 @@ class [[nodiscard]] Status {
     kAlreadyExists,
     kFailedPrecondition,  // the state does not allow it (e.g. unmerged rows)
     kUnavailable,         // a database or peer went away; retry may succeed
+    kAborted,             // a transaction lost a race (deadlock, serialization); retry it
     kUnauthenticated,     // no valid session, bad login or password
     kPermissionDenied,    // authenticated, but not allowed to do this
     kIoError,
@@ -39,6 +40,7 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status FailedPrecondition(std::string msg) { return {Code::kFailedPrecondition, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
+  static Status Aborted(std::string msg) { return {Code::kAborted, std::move(msg)}; }
   static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
   static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
   static Status IoError(std::string msg) { return {Code::kIoError, std::move(msg)}; }

@@ -92,7 +92,7 @@ soap::ServiceDef MakeSessionService(Deps& deps) {
       }});
   s.methods.push_back(soap::MethodDef{
       "Logoff", true, {}, false, {}, [&deps](soap::CallContext& ctx) -> Result<std::vector<soap::OutValue>> {
-        SB_RETURN_IF_ERROR(deps.authenticator.Logoff(ctx.call.session_token, ctx.call.security_token));
+        SB_RETURN_IF_ERROR(deps.authenticator.Logoff(ctx.session_token, ctx.call.security_token));
         return std::vector<soap::OutValue>{};
       }});
   s.methods.push_back(soap::MethodDef{"GetUserInfo",

@@ -70,9 +70,25 @@ std::string CookieValue(std::string_view cookies, std::string_view name) {
   return {};
 }
 
+// A header's value, trimmed; "" and '' (what acc-js-sdk sends before logon) are empty.
 std::string HeaderValue(const HttpCall& http, const std::string& name) {
   auto it = http.headers.find(name);
-  return it == http.headers.end() ? std::string() : Trim(it->second);
+  if (it == http.headers.end()) return {};
+  std::string v = Trim(it->second);
+  return (v == "''" || v == "\"\"") ? std::string() : v;
+}
+
+// The charset parameter of a Content-Type ("text/xml; charset=ISO-8859-1"), unquoted.
+std::string ContentTypeCharset(std::string_view content_type) {
+  std::string lower(content_type);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto pos = lower.find("charset=");
+  if (pos == std::string::npos) return {};
+  std::string value = lower.substr(pos + 8, lower.find(';', pos) - pos - 8);
+  value = Trim(value);
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')) value = value.substr(1, value.size() - 2);
+  // Only Latin-1 changes how we read a body; any other label means UTF-8 here.
+  return (value == "iso-8859-1" || value == "latin1" || value == "iso8859-1" || value == "latin-1") ? value : "";
 }
 
 constexpr std::string_view kEnvelopeOpen =
@@ -83,6 +99,14 @@ constexpr std::string_view kEnvelopeOpen =
 constexpr std::string_view kEnvelopeClose = "</SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
 
 }  // namespace
+
+std::string SessionToken(const SoapCall& call, bool has_token_param) {
+  if (has_token_param && !call.params.empty() && !call.params[0].element) {
+    std::string token = Trim(call.params[0].text);
+    if (!token.empty()) return token;
+  }
+  return call.transport_session_token;
+}
 
 bool SplitAction(std::string_view action, std::string& service, std::string& method) {
   std::string a = Trim(action);
@@ -128,7 +152,8 @@ std::string QueryValue(std::string_view query, std::string_view name) {
 
 Result<SoapCall> ParseCall(const HttpCall& http) {
   if (Trim(http.body).empty()) return Malformed("The request body is empty; a SOAP envelope was expected.");
-  Result<std::unique_ptr<pugi::xml_document>> parsed = xml::ParseXml(http.body, "request body", kRequestLimits);
+  Result<std::unique_ptr<pugi::xml_document>> parsed =
+      xml::ParseXml(http.body, "request body", kRequestLimits, ContentTypeCharset(HeaderValue(http, "content-type")));
   if (!parsed.ok()) return Malformed(parsed.status().message());
   SoapCall call;
   call.doc = std::move(parsed).value();
@@ -151,7 +176,7 @@ Result<SoapCall> ParseCall(const HttpCall& http) {
 
   // The method named by the transport.
   std::string action = HeaderValue(http, "soapaction");
-  if (action.empty() || action == "\"\"") action = QueryValue(http.query, "soapAction");
+  if (action.empty()) action = QueryValue(http.query, "soapAction");
   if (action.empty()) {
     // SOAP 1.2 carries it as a media-type parameter: application/soap+xml;action="…".
     std::string ct = HeaderValue(http, "content-type");
@@ -194,22 +219,22 @@ Result<SoapCall> ParseCall(const HttpCall& http) {
     call.params.push_back(std::move(param));
   }
 
-  // Tokens: first parameter, then headers, then the SOAP Header's elements.
+  // Tokens outside the parameters: headers, then the SOAP Header's elements.
   pugi::xml_node header = ChildByLocalName(envelope, "Header");
-  if (!call.params.empty() && !call.params[0].element) call.session_token = Trim(call.params[0].text);
-  if (call.session_token.empty()) call.session_token = HeaderValue(http, "x-session-token");
-  if (call.session_token.empty()) call.session_token = CookieValue(HeaderValue(http, "cookie"), "__sessiontoken");
-  if (call.session_token.empty() && header) {
-    call.session_token = CookieValue(TextOf(ChildByLocalName(header, "Cookie")), "__sessiontoken");
+  call.transport_session_token = HeaderValue(http, "x-session-token");
+  if (call.transport_session_token.empty()) {
+    call.transport_session_token = CookieValue(HeaderValue(http, "cookie"), "__sessiontoken");
   }
-  if (call.session_token.empty()) {
+  if (call.transport_session_token.empty() && header) {
+    call.transport_session_token = CookieValue(TextOf(ChildByLocalName(header, "Cookie")), "__sessiontoken");
+  }
+  if (call.transport_session_token.empty()) {
     std::string auth = HeaderValue(http, "authorization");
     if (auth.size() > 7 && (auth.starts_with("Bearer ") || auth.starts_with("bearer "))) {
-      call.session_token = Trim(std::string_view(auth).substr(7));
+      call.transport_session_token = Trim(std::string_view(auth).substr(7));
     }
   }
   call.security_token = HeaderValue(http, "x-security-token");
-  if (call.security_token == "''") call.security_token.clear();  // what acc-js-sdk sends before logon
   if (call.security_token.empty() && header) call.security_token = Trim(TextOf(ChildByLocalName(header, "X-Security-Token")));
   return call;
 }

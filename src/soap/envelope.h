@@ -47,10 +47,18 @@ struct SoapCall {
   std::string service;  // "xtk:session"
   std::string method;   // "Ingest"
   std::vector<Param> params;  // every child of the method element, in order
-  std::string session_token;   // from the first parameter, headers or the SOAP header
+  // The session token as carried outside the parameters (X-Session-Token,
+  // Cookie __sessiontoken, SOAP Header <Cookie>, Authorization: Bearer). The
+  // router prefers the first parameter when the method's arity shows it is the
+  // token (see SessionToken()).
+  std::string transport_session_token;
   std::string security_token;
   std::string action;  // SOAPAction as resolved ("xtk:session#Ingest"), may be empty
 };
+
+// The call's session token: the first parameter when `has_token_param` and it is
+// not empty, else the transport token.
+std::string SessionToken(const SoapCall& call, bool has_token_param);
 
 // Decodes a request. Errors are Status values carrying SOP-3300xx codes.
 Result<SoapCall> ParseCall(const HttpCall& http);

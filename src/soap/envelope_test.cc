@@ -29,6 +29,12 @@ std::string ReadFixture(const std::string& name) {
 
 using Headers = std::map<std::string, std::string>;
 
+// The session token of a call whose first parameter is the sessiontoken
+// parameter (every captured client sends it): that parameter, else the transport.
+std::string Token(const SoapCall& call) {
+  return SessionToken(call, true);
+}
+
 Result<SoapCall> Parse(std::string_view body, Headers headers = {}, std::string_view query = {}) {
   HttpCall http{body, query, std::move(headers)};
   return ParseCall(http);
@@ -96,7 +102,7 @@ TEST_P(EnvelopeFixtureTest, ParsesServiceMethodParamsAndTokens) {
   std::vector<std::string> names;
   for (const Param& p : call->params) names.push_back(p.name);
   EXPECT_EQ(names, c.param_names);
-  EXPECT_EQ(call->session_token, c.session_token);
+  EXPECT_EQ(Token(*call), c.session_token);
   EXPECT_EQ(call->security_token, c.security_token);
   if (c.dom_child != nullptr) {
     // The DOM parameter is the last one in every captured call.
@@ -296,7 +302,7 @@ TEST(EnvelopeTest, WhitespaceAndCommentsAroundTheDomChildAreIgnored) {
   ASSERT_TRUE(call.ok()) << call.status().ToString();
   ASSERT_TRUE(call->params[1].element);
   EXPECT_STREQ(call->params[1].element.name(), "sampleTableStg");
-  EXPECT_EQ(call->session_token, "___tok");  // trimmed
+  EXPECT_EQ(Token(*call), "___tok");  // trimmed
 }
 
 // ---------------------------------------------------------------------------
@@ -305,7 +311,7 @@ TEST(EnvelopeTest, WhitespaceAndCommentsAroundTheDomChildAreIgnored) {
 TEST(EnvelopeTokensTest, FirstParameter) {
   Result<SoapCall> call = Parse(IngestEnvelope("", "___first"));
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___first");
+  EXPECT_EQ(Token(*call), "___first");
   EXPECT_EQ(call->security_token, "");
 }
 
@@ -313,31 +319,50 @@ TEST(EnvelopeTokensTest, FirstParameterWinsOverHeaders) {
   Result<SoapCall> call = Parse(IngestEnvelope("<Cookie>__sessiontoken=___soapheader</Cookie>", "___first"),
                                 {{"x-session-token", "___header"}, {"cookie", "__sessiontoken=___cookie"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___first");
+  EXPECT_EQ(Token(*call), "___first");
+}
+
+TEST(EnvelopeTokensTest, TransportTokenIsKeptApartFromTheFirstParameter) {
+  Result<SoapCall> call = Parse(IngestEnvelope("", "___first"), {{"x-session-token", "___header"}});
+  ASSERT_TRUE(call.ok()) << call.status().ToString();
+  EXPECT_EQ(call->transport_session_token, "___header");
+  EXPECT_EQ(SessionToken(*call, true), "___first");
+  // When the method's arity shows the first parameter is not the token, it is never taken as one.
+  EXPECT_EQ(SessionToken(*call, false), "___header");
+}
+
+TEST(EnvelopeTokensTest, ScalarFirstParameterIsNotATokenWithoutTheTokenParam) {
+  std::string body =
+      "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"><SOAP-ENV:Body>"
+      "<m:GetEntityIfMoreRecent xmlns:m=\"urn:xtk:persist\"><pk>xtk:schema|xtk:session</pk><md5/>"
+      "<mustExist>false</mustExist></m:GetEntityIfMoreRecent></SOAP-ENV:Body></SOAP-ENV:Envelope>";
+  Result<SoapCall> call = Parse(body, {{"cookie", "__sessiontoken=___cookie"}});
+  ASSERT_TRUE(call.ok()) << call.status().ToString();
+  EXPECT_EQ(SessionToken(*call, false), "___cookie");
 }
 
 TEST(EnvelopeTokensTest, XSessionTokenHeader) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"x-session-token", " ___header "}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___header");
+  EXPECT_EQ(Token(*call), "___header");
 }
 
 TEST(EnvelopeTokensTest, CookieHeader) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"cookie", "lang=fr; __sessiontoken=___cookie; other=1"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___cookie");
+  EXPECT_EQ(Token(*call), "___cookie");
 }
 
 TEST(EnvelopeTokensTest, CookieHeaderWithoutTheSessionCookie) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"cookie", "lang=fr; x__sessiontoken=nope"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "");
+  EXPECT_EQ(Token(*call), "");
 }
 
 TEST(EnvelopeTokensTest, SoapHeaderCookieElement) {
   Result<SoapCall> call = Parse(IngestEnvelope("<Cookie>__sessiontoken=___soapheader</Cookie>"));
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___soapheader");
+  EXPECT_EQ(Token(*call), "___soapheader");
 }
 
 TEST(EnvelopeTokensTest, XSecurityTokenHeader) {
@@ -362,19 +387,19 @@ TEST(EnvelopeTokensTest, XSecurityTokenHeaderWinsOverElement) {
 TEST(EnvelopeTokensTest, AuthorizationBearer) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"authorization", "Bearer eyJhbGciOi.xyz"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "eyJhbGciOi.xyz");
+  EXPECT_EQ(Token(*call), "eyJhbGciOi.xyz");
 }
 
 TEST(EnvelopeTokensTest, AuthorizationBasicIsNotAToken) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"authorization", "Basic YWRtaW46c2VjcmV0"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "");
+  EXPECT_EQ(Token(*call), "");
 }
 
 TEST(EnvelopeTokensTest, NoTokenAnywhere) {
   Result<SoapCall> call = Parse(IngestEnvelope());
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "");
+  EXPECT_EQ(Token(*call), "");
   EXPECT_EQ(call->security_token, "");
 }
 
@@ -384,14 +409,14 @@ TEST(EnvelopeTokensTest, AccJsEmptyQuotedTokenHeadersMeanNoToken) {
   Result<SoapCall> call = Parse(IngestEnvelope(), {{"x-security-token", "''"}, {"x-session-token", "''"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
   EXPECT_EQ(call->security_token, "");
-  EXPECT_EQ(call->session_token, "");
+  EXPECT_EQ(Token(*call), "");
 }
 
 TEST(EnvelopeTokensTest, AccJsEmptyQuotedSessionHeaderDoesNotHideTheCookie) {
   Result<SoapCall> call =
       Parse(IngestEnvelope(), {{"x-session-token", "''"}, {"cookie", "__sessiontoken=___SESSION-1"}});
   ASSERT_TRUE(call.ok()) << call.status().ToString();
-  EXPECT_EQ(call->session_token, "___SESSION-1");
+  EXPECT_EQ(Token(*call), "___SESSION-1");
 }
 
 // ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ const ServiceDef* Router::FindService(const std::string& id) const {
 Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const MethodDef& method,
                                                const std::string& remote, std::string& response_ns) const {
   response_ns = method.response_ns;
-  CallContext ctx{call, {}, std::nullopt, remote};
+  CallContext ctx{call, {}, {}, std::nullopt, remote};
   // Positional parameters: skip the session token when the request carries it.
   std::size_t declared = method.input_count();
   std::size_t first = 0;
@@ -44,8 +44,9 @@ Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const Metho
   for (std::size_t i = first; i < call.params.size() && ctx.args.size() < declared; ++i) {
     ctx.args.push_back(&call.params[i]);
   }
+  ctx.session_token = SessionToken(call, first == 1);
   if (method.needs_session) {
-    Result<auth::Operator> op = validate_(call.session_token, call.security_token);
+    Result<auth::Operator> op = validate_(ctx.session_token, call.security_token);
     if (!op.ok()) return op.status();
     ctx.op = std::move(op).value();
   }

@@ -306,6 +306,25 @@ TEST_F(RouterTest, HandlersInternalErrorIsAGenericServerFault) {
   EXPECT_THAT(reply.body, Not(HasSubstr("SELECT")));
 }
 
+// acc-js-sdk reads SOAP faults only from successful HTTP responses: it gets its
+// faults with HTTP 200 (it announces itself with ACC-SDK-Version); others get 500.
+TEST_F(RouterTest, AccJsSdkGetsFaultsWithHttp200) {
+  std::map<std::string, std::string> headers = GoodHeaders();
+  headers["acc-sdk-version"] = "@adobe/acc-js-sdk 1.2.0";
+  HttpReply reply = Post(Envelope("xtk:session", "Fail", ""), headers);
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(FaultString(reply.body), "STG-200004 Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
+  HttpReply bad_session =
+      Post(Envelope("xtk:session", "Ingest", kDomDoc), {{"acc-sdk-version", "@adobe/acc-js-sdk 1.2.0"}});
+  EXPECT_EQ(bad_session.status, 200);
+  EXPECT_THAT(bad_session.body, HasSubstr("XSV-350008"));
+  HttpReply malformed = Post("<oops", {{"acc-sdk-version", "@adobe/acc-js-sdk 1.2.0"}});
+  EXPECT_EQ(malformed.status, 200);
+  EXPECT_THAT(FaultString(malformed.body), ::testing::StartsWith("SOP-330001 "));
+  ASSERT_EQ(observer_.calls.size(), 3u);
+  for (const auto& [action, fault] : observer_.calls) EXPECT_TRUE(fault) << action;
+}
+
 TEST_F(RouterTest, ObserverSeesTheActionAndTheFaultFlag) {
   (void)Post(Envelope("xtk:session", "Ingest", kDomDoc), GoodHeaders());
   (void)Post(Envelope("xtk:session", "IngestExt", kDomDoc), {{"x-session-token", "___bad"}});

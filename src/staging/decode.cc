@@ -53,7 +53,9 @@ Result<std::vector<std::string>> ParseKeyAttr(std::string_view text, const schem
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
     if (item.starts_with('@')) item.remove_prefix(1);
-    if (item.empty()) break;
+    if (item.empty()) {
+      return Error(kBadKey, fmt::format("The _key '{}' has an empty item.", Excerpt(text)));
+    }
     fields.emplace_back(item);
     pos = end + 1;
   }

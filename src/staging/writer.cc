@@ -47,7 +47,9 @@ std::string PendingCulprit(store::Database& db, const std::vector<StagedRecord>&
 
 // Maps a database error on one call to what its client is told.
 Status CallError(store::Database& db, const Status& status, const std::vector<StagedRecord>& records) {
-  if (status.code() == Status::Code::kUnavailable) return UnavailableError();
+  if (status.code() == Status::Code::kUnavailable || status.code() == Status::Code::kAborted) {
+    return UnavailableError();
+  }
   if (status.code() == Status::Code::kAlreadyExists && records.front().op != schema::StgOp::kInsert) {
     return CodedError(Status::Code::kAlreadyExists, kPending,
                       fmt::format("The record with {} conflicts with another record pending in staging for schema "
@@ -75,7 +77,9 @@ std::string Signature(const StagedRecord& r) {
   return sig;
 }
 
-constexpr std::size_t kMaxParamsPerStatement = 30000;  // under SQLite's 32766 and PostgreSQL's 65535
+constexpr std::size_t kMaxParamsPerStatement = 30000;
+// A transaction that lost a deadlock or serialization race is retried this often.
+constexpr int kMaxAttempts = 5;  // under SQLite's 32766 and PostgreSQL's 65535
 
 }  // namespace
 
@@ -238,25 +242,13 @@ Status StagingWriter::TryOneStatement(store::Database& db, std::vector<Call*>& c
   return db.Execute(sql, params).status();
 }
 
-bool StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
+StagingWriter::BatchOutcome StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
                              std::unordered_map<std::string, std::string>& cache) {
   std::size_t total = 0;
   for (Call* c : calls) total += c->records.size();
   bool one_statement = false;
   Status single = TryOneStatement(db, calls, total, one_statement);
-  if (one_statement) {
-    if (single.ok()) {
-      for (Call* c : calls) c->done.set_value(Status::Ok());
-      if (options_.on_batch) options_.on_batch(calls.size(), total);
-      return true;
-    }
-    if (single.code() == Status::Code::kUnavailable) {
-      spdlog::error("staging batch of {} call(s) failed: {}", calls.size(), single.ToString());
-      for (Call* c : calls) c->done.set_value(UnavailableError());
-      return true;
-    }
-    return false;  // a data error: replay call by call
-  }
+  if (one_statement) return Finish(calls, total, single);
   store::Transaction txn(db);
   Status s = txn.Begin();
   Result<std::vector<std::int64_t>> seqs =
@@ -270,17 +262,23 @@ bool StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
   }
   if (s.ok()) s = Apply(db, records, *seqs, cache);
   if (s.ok()) s = txn.Commit();
+  return Finish(calls, total, s);
+}
+
+StagingWriter::BatchOutcome StagingWriter::Finish(std::vector<Call*>& calls, std::size_t total, const Status& s) {
   if (s.ok()) {
-    for (Call* c : calls) c->done.set_value(Status::Ok());
-    if (options_.on_batch) options_.on_batch(calls.size(), total);
-    return true;
+    std::size_t n = calls.size();
+    for (Call* c : calls) c->done.set_value(Status::Ok());  // callers may now return: touch no Call
+    if (options_.on_batch) options_.on_batch(n, total);
+    return BatchOutcome::kDone;
   }
+  if (s.code() == Status::Code::kAborted) return BatchOutcome::kRetry;  // lost a race with another writer
   if (s.code() == Status::Code::kUnavailable) {
     spdlog::error("staging batch of {} call(s) failed: {}", calls.size(), s.ToString());
     for (Call* c : calls) c->done.set_value(UnavailableError());
-    return true;
+    return BatchOutcome::kDone;
   }
-  return false;  // a data error: replay call by call
+  return BatchOutcome::kReplay;  // a data error: replay call by call
 }
 
 Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache) {
@@ -319,11 +317,20 @@ void StagingWriter::WorkerLoop() {
       }
       db.emplace(std::move(lease).value());
     }
-    if (RunBatch(**db, batch, cache)) continue;
+    BatchOutcome outcome = BatchOutcome::kRetry;
+    for (int attempt = 0; attempt < kMaxAttempts && outcome == BatchOutcome::kRetry; ++attempt) {
+      outcome = RunBatch(**db, batch, cache);
+    }
+    if (outcome == BatchOutcome::kDone) continue;
     for (Call* c : batch) {
-      Status s = RunOne(**db, *c, cache);
+      Status s = Status::Aborted("not run");
+      for (int attempt = 0; attempt < kMaxAttempts && s.code() == Status::Code::kAborted; ++attempt) {
+        s = RunOne(**db, *c, cache);
+      }
+      std::size_t records = c->records.size();
+      // Once done is set, the caller returns and `c` is gone: touch it no more.
       c->done.set_value(s.ok() ? s : CallError(**db, s, c->records));
-      if (s.ok() && options_.on_batch) options_.on_batch(1, c->records.size());
+      if (s.ok() && options_.on_batch) options_.on_batch(1, records);
     }
   }
 }

@@ -64,8 +64,12 @@ class StagingWriter {
   // Applies records (inside an open transaction); seqs[i] is records[i]'s change sequence.
   Status Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
                const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache);
-  // Runs `calls` in one transaction; false when the batch must be replayed call by call.
-  bool RunBatch(store::Database& db, std::vector<Call*>& calls, std::unordered_map<std::string, std::string>& cache);
+  enum class BatchOutcome { kDone, kReplay, kRetry };
+  // Runs `calls` in one transaction. kDone: every call answered; kReplay: a data
+  // error, replay call by call; kRetry: lost a race (deadlock), run it again.
+  BatchOutcome RunBatch(store::Database& db, std::vector<Call*>& calls,
+                        std::unordered_map<std::string, std::string>& cache);
+  BatchOutcome Finish(std::vector<Call*>& calls, std::size_t total, const Status& status);
   // Runs the batch as one statement when it can (sets `done`); see writer.cc.
   Status TryOneStatement(store::Database& db, std::vector<Call*>& calls, std::size_t total, bool& done);
   Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);

@@ -445,6 +445,22 @@ TEST_P(WriterTest, DeclaredKeyUpsertFindsThePendingRow) {
   EXPECT_THAT(dup.message(), StartsWith("STG-200006 "));
 }
 
+TEST_P(WriterTest, IngestExtConflictOnAnotherUniqueKeyIsRefused) {
+  StartWriter();
+  auto write = [&](const std::string& attrs, Mode mode) {
+    return writer_->Write(Records("<recipientStg " + attrs + " xtkschema=\"nms:recipientStg\"/>", mode));
+  };
+  ASSERT_TRUE(write(R"(_key="@id" id="R1" email="a@example.com")", Mode::kIngestExt).ok());
+  // Reconciles on the email (not pending), but the id belongs to another pending row.
+  Status s = write(R"(_key="@email" id="R1" email="b@example.com" firstName="B")", Mode::kIngestExt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+  EXPECT_THAT(s.message(), HasSubstr("conflicts with another record pending"));
+  EXPECT_THAT(s.message(), ::testing::Not(HasSubstr("Ingest only inserts")));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM NmsRecipientStg"), 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM NmsRecipientStg WHERE sFirstName IS NULL"), 1);
+}
+
 TEST_P(WriterTest, ManyConcurrentWritersAreAllCommittedInBatches) {
   StartWriter(2);
   constexpr int kThreads = 32;

@@ -141,7 +141,8 @@ Row RowOf(const PGresult* res, int row) {
 // The SQLSTATE decides the code: the caller's statement or data is wrong
 // (InvalidArgument), the database's state refuses it (FailedPrecondition), a
 // unique key already holds the value (AlreadyExists), or retrying may succeed
-// (Unavailable: lost connection, serialization failure, deadlock, shutdown).
+// (Unavailable: lost connection, shutdown; Aborted: serialization failure or
+// deadlock, where the transaction itself should be retried).
 Status StatusForSqlState(std::string_view state, std::string msg) {
   if (state == "23505") {
     return Status::AlreadyExists(std::move(msg));
@@ -150,7 +151,10 @@ Status StatusForSqlState(std::string_view state, std::string msg) {
     return Status::InvalidArgument(std::move(msg));  // e.g. wrong parameter count
   }
   std::string_view cls = state.substr(0, 2);
-  if (cls == "08" || cls == "40" || cls == "53" || cls == "57") {
+  if (cls == "40") {
+    return Status::Aborted(std::move(msg));
+  }
+  if (cls == "08" || cls == "53" || cls == "57") {
     return Status::Unavailable(std::move(msg));
   }
   if (cls == "23" || cls == "25" || cls == "55" || cls == "2D") {

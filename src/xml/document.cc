@@ -126,7 +126,7 @@ bool IsValidUtf8(std::string_view text) {
 }
 
 Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std::string_view what,
-                                                     const ParseLimits& limits) {
+                                                     const ParseLimits& limits, std::string_view fallback_encoding) {
   if (text.size() > limits.max_bytes) {
     return Status::InvalidArgument(fmt::format("{}: document larger than {} bytes", what, limits.max_bytes));
   }
@@ -135,6 +135,10 @@ Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std:
   }
   std::string converted;
   std::string encoding = DeclaredEncoding(text);
+  if (encoding.empty()) {
+    encoding = std::string(fallback_encoding);
+    for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   if (encoding == "iso-8859-1" || encoding == "latin1" || encoding == "latin-1" || encoding == "iso8859-1") {
     converted = Latin1ToUtf8(text);
     text = converted;

@@ -27,10 +27,13 @@ struct ParseLimits {
   std::size_t max_bytes = 64u << 20;
 };
 
-// Parses `text` (UTF-8, or ISO-8859-1 when its XML declaration says so).
-// `what` names the document in error messages (a file name, "request body").
+// Parses `text` (UTF-8, or ISO-8859-1 when its XML declaration says so, or —
+// without a declared encoding — when `fallback_encoding` says so, e.g. the
+// charset of the HTTP Content-Type). `what` names the document in error messages
+// (a file name, "request body").
 Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std::string_view what,
-                                                     const ParseLimits& limits = {});
+                                                     const ParseLimits& limits = {},
+                                                     std::string_view fallback_encoding = {});
 
 // True when `text` is well-formed UTF-8 without overlong forms or surrogates.
 bool IsValidUtf8(std::string_view text);

@@ -14,7 +14,7 @@ examples/schemas, operator admin), three rounds, each with its own timing:
      random extra delay per round), SIGKILL the server in the middle of the load;
   4. restart it on the same databases, check it serves (ping, an Ingest), and
      read the staging table: every acknowledged id must be there, once, with the
-     value that was sent. Rows present but never acknowledged (their answer was
+     value that was sent (and on SQLite the file passes PRAGMA integrity_check). Rows present but never acknowledged (their answer was
      lost with the process) are allowed and reported.
 
 Each round is bounded to about 20 s. Prints
@@ -292,8 +292,8 @@ def run_round(number, target_acks, extra_delay, dbs, server, results, rng):
         faults = list(load.faults)
         sent = load.sent
     results.check("%s: at least %d calls acknowledged before the kill" % (name, MIN_ACKS), len(acked) >= MIN_ACKS,
-                  "%d acknowledged (%d at the kill signal), %d sent, killed after %.2f s, %d connection(s) cut mid-request "
-                  "by the kill" % (len(acked), acked_at_kill, sent, killed_after, load.errors))
+                  "%d acknowledged (%d at the kill signal), %d sent, killed after %.2f s, %d connection(s) cut "
+                  "mid-request by the kill" % (len(acked), acked_at_kill, sent, killed_after, load.errors))
     results.check("%s: no fault during the load" % name, not faults,
                   "%d fault(s), first: %r" % (len(faults), faults[0]) if faults else "")
 
@@ -317,6 +317,10 @@ def run_round(number, target_acks, extra_delay, dbs, server, results, rng):
     results.check("%s: the server restarts on the same databases and serves" % name, restarted,
                   "" if restarted else server.log_tail())
 
+    if dbs.backend == "sqlite":
+        integrity = dbs.query("PRAGMA integrity_check")
+        results.check("%s: the SQLite file passes integrity_check after the kill" % name,
+                      integrity == [["ok"]], "" if integrity == [["ok"]] else repr(integrity[:5]))
     rows = dbs.query("SELECT uSampleTableId, sTestcol1 FROM DemSampleTableStg WHERE sTestcol2 = '%s'" % tag)
     stored = {}
     duplicates = 0
