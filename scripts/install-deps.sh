@@ -10,7 +10,7 @@ packages=(g++ cmake ninja-build ccache pkg-config
   libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev duktape-dev sqlite3)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15
-    clang-format clang-tidy python3 util-linux curl)
+    clang-format clang-tidy clang libclang-rt-14-dev python3 util-linux curl nodejs npm wrk postgresql-contrib)
 fi
 
 missing=()

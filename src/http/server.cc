@@ -204,7 +204,19 @@ struct Server::Impl {
         co_await RefuseTooLarge(stream, 11);
         break;
       }
-      if (hec) break;  // closed, timed out, or a malformed header
+      if (hec) {
+        // A peer that closed or went quiet gets nothing; a malformed request gets
+        // a 4xx before the connection is closed (431 for an oversized header).
+        if (hec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+            hec != bhttp::error::end_of_stream && hec != bhttp::error::partial_message) {
+          int status = hec == bhttp::error::header_limit ? 431 : 400;
+          Response r = PlainError(status, status == 431 ? "request header too large\n" : "malformed HTTP request\n");
+          stream.expires_after(kWriteTimeout);
+          co_await bhttp::async_write(stream, ToBeast(std::move(r), 11, false), kAsTuple);
+          co_await Drain(stream);
+        }
+        break;
+      }
       AddInFlight(1);
       struct Done {
         Impl* impl;
@@ -221,7 +233,16 @@ struct Server::Impl {
         co_await RefuseTooLarge(stream, version);
         break;
       }
-      if (ec) break;
+      if (ec) {
+        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+          Response r = PlainError(400, "malformed HTTP request body\n");
+          stream.expires_after(kWriteTimeout);
+          co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
+          co_await Drain(stream);
+        }
+        break;
+      }
       Request req = ToRequest(parser.release(), remote);
       // The handler may block (a staging write waits for its group commit): it
       // runs here, on this connection's strand; the I/O pool has enough threads
@@ -237,12 +258,21 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  std::chrono::steady_clock::time_point last_accept_warning{};
+
   asio::awaitable<void> Accept() {
     while (acceptor && acceptor->is_open()) {
       auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kAsTuple);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) break;
-        spdlog::warn("accept failed: {}", ec.message());
+        // Out of file descriptors and the like: do not spin; say it once a second.
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning > std::chrono::seconds(1)) {
+          spdlog::warn("accept failed: {}", ec.message());
+          last_accept_warning = now;
+        }
+        asio::steady_timer pause(acceptor->get_executor(), kAcceptRetryDelay);
+        co_await pause.async_wait(kAsTuple);
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);

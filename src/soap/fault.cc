@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "xml/document.h"
+
 
 namespace stagebridge::soap {
 
@@ -16,7 +18,7 @@ Fault FaultFromStatus(const Status& status, std::string_view service, std::strin
   if (code.empty()) {
     if (server_side) {
       // Raw database or system text never reaches the client.
-      spdlog::error("{}#{}: {}", service, method, status.ToString());
+      spdlog::error("{}#{}: {}", xml::Printable(service), xml::Printable(method), xml::Printable(status.ToString()));
       code = codes::kServerError;
       text = status.code() == Status::Code::kUnavailable
                  ? "A database the server needs is unavailable; the request was not processed. Retry later."

@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "xml/document.h"
+
 namespace stagebridge::soap {
 
 namespace {
@@ -73,7 +75,7 @@ HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const 
     Fault f = FaultFromStatus(call.status(), "", "");
     reply.status = FaultStatus(http);
     reply.body = EncodeFault(f, response_ns);
-    spdlog::info("soap {} fault {}: {}", remote, f.code, f.message);
+    spdlog::info("soap {} fault {}: {}", remote, f.code, xml::Printable(f.message));
   } else {
     action = call->service + "#" + call->method;
     const ServiceDef* service = FindService(call->service);
@@ -96,7 +98,7 @@ HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const 
       Fault f = FaultFromStatus(outs.status(), call->service, call->method);
       reply.status = FaultStatus(http);
       reply.body = EncodeFault(f, response_ns);
-      spdlog::info("soap {} {} fault {}: {}", remote, action, f.code, f.message);
+      spdlog::info("soap {} {} fault {}: {}", remote, xml::Printable(action), f.code, xml::Printable(f.message));
     }
     if (method == nullptr) action = "unknown";  // bounded label set for metrics
   }

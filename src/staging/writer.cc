@@ -8,6 +8,7 @@
 #include <set>
 
 #include "staging/values.h"
+#include "xml/document.h"
 #include "store/sequence.h"
 
 namespace stagebridge::staging {
@@ -62,7 +63,7 @@ Status CallError(store::Database& db, const Status& status, const std::vector<St
                                   "inserts; use IngestExt to update a pending record.",
                                   PendingCulprit(db, records), records.front().stg->stg_src_schema));
   }
-  spdlog::warn("staging write refused by the database: {}", status.ToString());
+  spdlog::warn("staging write refused by the database: {}", xml::Printable(status.ToString()));
   return CodedError(Status::Code::kInvalidArgument, kRefused,
                     fmt::format("The local database refused the write to '{}'; nothing was written.",
                                 records.front().stg->id()));

@@ -1,6 +1,8 @@
 // document.cc — secure XML parsing and the small XML helpers.
 #include "xml/document.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +44,77 @@ std::string DeclaredEncoding(std::string_view text) {
   return enc;
 }
 
+// Is `cp` a character XML 1.0 allows (the Char production)?
+bool IsXmlChar(std::uint64_t cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
+         (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+// What pugixml lets through but XML forbids, checked on the raw text before
+// parsing: raw control characters, '<' inside an attribute value, and any '&'
+// that is not one of the five predefined entities or a reference to an allowed
+// character (pugixml would keep "&xxe;" as text and decode "&#0;" into a NUL).
+// Comments, CDATA sections and processing instructions are skipped.
+Status CheckRawText(std::string_view t, std::string_view what) {
+  auto bad = [&](std::size_t pos, std::string_view why) {
+    return Status::InvalidArgument(fmt::format("{}: {} at offset {}", what, why, pos));
+  };
+  bool in_tag = false;
+  char quote = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    auto c = static_cast<unsigned char>(t[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return bad(i, "control character");
+    if (!in_tag) {
+      if (c == '<') {
+        auto skip = [&](std::string_view open, std::string_view close) {
+          if (t.substr(i, open.size()) != open) return false;
+          auto end = t.find(close, i + open.size());
+          i = end == std::string_view::npos ? t.size() : end + close.size() - 1;
+          return true;
+        };
+        if (skip("<!--", "-->") || skip("<![CDATA[", "]]>") || skip("<?", "?>")) continue;
+        in_tag = true;
+      }
+    } else if (quote != 0) {
+      if (c == static_cast<unsigned char>(quote)) {
+        quote = 0;
+      } else if (c == '<') {
+        return bad(i, "'<' inside an attribute value");
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = static_cast<char>(c);
+    } else if (c == '>') {
+      in_tag = false;
+    }
+    if (c != '&') continue;
+    auto semi = t.find(';', i);
+    if (semi == std::string_view::npos || semi - i > 12) return bad(i, "unterminated or unknown entity reference");
+    std::string_view ref = t.substr(i + 1, semi - i - 1);
+    if (ref == "amp" || ref == "lt" || ref == "gt" || ref == "quot" || ref == "apos") {
+      i = semi;
+      continue;
+    }
+    if (ref.size() < 2 || ref[0] != '#') return bad(i, "unknown entity reference");
+    bool hex = ref[1] == 'x';
+    std::string_view digits = ref.substr(hex ? 2 : 1);
+    std::uint64_t cp = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+    if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || !IsXmlChar(cp)) {
+      return bad(i, "reference to a character XML does not allow");
+    }
+    i = semi;
+  }
+  return Status::Ok();
+}
+
+// Duplicate attribute names on one element (pugixml keeps both).
+bool HasDuplicateAttribute(pugi::xml_node node) {
+  std::vector<std::string_view> names;
+  for (auto a = node.first_attribute(); a; a = a.next_attribute()) names.emplace_back(a.name());
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) != names.end();
+}
+
 bool HasDoctype(std::string_view text) {
   // A DOCTYPE can only appear in the prolog, before the root element; scanning the
   // whole text is simpler and also refuses one hidden after a comment.
@@ -76,8 +149,12 @@ Status CheckShape(pugi::xml_node root, const ParseLimits& limits, std::string_vi
       for (auto a = f.node.first_attribute(); a; a = a.next_attribute()) {
         if (++count > limits.max_attributes_per_element) {
           return Status::InvalidArgument(fmt::format("{}: element <{}> has more than {} attributes", what,
-                                                     f.node.name(), limits.max_attributes_per_element));
+                                                     Printable(f.node.name()), limits.max_attributes_per_element));
         }
+      }
+      if (HasDuplicateAttribute(f.node)) {
+        return Status::InvalidArgument(
+            fmt::format("{}: element <{}> has the same attribute twice", what, Printable(f.node.name())));
       }
     }
     for (auto child = f.node.first_child(); child; child = child.next_sibling()) {
@@ -143,9 +220,10 @@ Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std:
     converted = Latin1ToUtf8(text);
     text = converted;
   } else if (!encoding.empty() && encoding != "utf-8" && encoding != "utf8" && encoding != "us-ascii") {
-    return Status::InvalidArgument(fmt::format("{}: unsupported encoding '{}'", what, encoding));
+    return Status::InvalidArgument(fmt::format("{}: unsupported encoding '{}'", what, Printable(encoding)));
   }
   if (!IsValidUtf8(text)) return Status::InvalidArgument(fmt::format("{}: invalid UTF-8", what));
+  SB_RETURN_IF_ERROR(CheckRawText(text, what));
 
   auto doc = std::make_unique<pugi::xml_document>();
   // parse_default minus DOCTYPE handling; parse_ws_pcdata off so whitespace-only
@@ -157,6 +235,9 @@ Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std:
         fmt::format("{}: malformed XML at offset {}: {}", what, parsed.offset, parsed.description()));
   }
   if (!doc->document_element()) return Status::InvalidArgument(fmt::format("{}: no root element", what));
+  std::size_t roots = 0;
+  for (pugi::xml_node n = doc->first_child(); n; n = n.next_sibling()) roots += n.type() == pugi::node_element;
+  if (roots != 1) return Status::InvalidArgument(fmt::format("{}: content after the root element", what));
   SB_RETURN_IF_ERROR(CheckShape(doc->document_element(), limits, what));
   return doc;
 }
@@ -191,10 +272,51 @@ std::optional<bool> ParseBool(std::string_view text) {
   return std::nullopt;
 }
 
-std::string Escape(std::string_view text, char quote) {
+namespace {
+
+// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one.
+std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
+  auto c = static_cast<unsigned char>(text[i]);
+  if (c < 0x80) return 1;
+  std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (len == 0 || i + len > text.size()) return 0;
+  return IsValidUtf8(text.substr(i, len)) ? len : 0;
+}
+
+// Appends text with the given per-character escaper, fixing what XML cannot hold.
+template <typename OnAscii>
+std::string Clean(std::string_view text, bool escape_newlines, OnAscii on_ascii) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      bool control = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F ||
+                     (escape_newlines && (c == '\n' || c == '\r' || c == '\t'));
+      if (control) {
+        out += fmt::format("\\x{:02x}", c);
+      } else {
+        on_ascii(out, static_cast<char>(c));
+      }
+      ++i;
+      continue;
+    }
+    std::size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Escape(std::string_view text, char quote) {
+  return Clean(text, false, [quote](std::string& out, char c) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -206,8 +328,11 @@ std::string Escape(std::string_view text, char quote) {
       case '\t': out += quote ? "&#9;" : "\t"; break;
       default: out.push_back(c);
     }
-  }
-  return out;
+  });
+}
+
+std::string Printable(std::string_view text) {
+  return Clean(text, true, [](std::string& out, char c) { out.push_back(c); });
 }
 
 }  // namespace stagebridge::xml

@@ -54,7 +54,14 @@ std::string_view Attr(pugi::xml_node node, const char* name, std::string_view fa
 // "false"/"0"/"" → false; anything else → nullopt.
 std::optional<bool> ParseBool(std::string_view text);
 
-// Escapes text for an attribute value (quote = '"' or '\'') or element content.
+// Escapes text for an attribute value (quote = '"' or '\'') or element content
+// ('\0'). The result is always well-formed XML text: characters XML cannot hold
+// (control characters other than tab, LF, CR) become the visible text "\xNN",
+// and bytes that are not valid UTF-8 become U+FFFD.
 std::string Escape(std::string_view text, char quote = '"');
+
+// `text` made safe for a log line or a message: valid UTF-8, control characters
+// (newlines included) shown as "\xNN", so a value cannot forge log lines.
+std::string Printable(std::string_view text);
 
 }  // namespace stagebridge::xml
