@@ -2,7 +2,9 @@
 # test.sh — the README's second command (and CI's): installs what is missing,
 # checks formatting, builds with AddressSanitizer + UndefinedBehaviorSanitizer and
 # runs the whole suite (unit, integration on SQLite and on a throwaway
-# PostgreSQL 15 cluster) with ctest. Fails if any PostgreSQL test did not run.
+# PostgreSQL 15 cluster, real clients from npm, hostile input, kill -9 durability)
+# with ctest, then the fuzz targets for 20 s each. Fails if any PostgreSQL test
+# did not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
@@ -18,6 +20,8 @@ set +e
 scripts/with-postgres.sh ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+# The fuzz targets (libFuzzer, clang, ASan+UBSan) run briefly so they cannot rot.
+scripts/fuzz.sh 20 || status=1
 # A suite that silently skipped PostgreSQL is a failing suite.
 pg_passed=$(grep -cE 'Test +#[0-9]+: .*/postgres .*Passed' "$log" || true)
 rm -f "$log"

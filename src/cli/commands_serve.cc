@@ -1,9 +1,9 @@
 // commands_serve.cc — `serve`: wires the HTTP front door, the SOAP router and
 // its services, the staging writer and the metrics, on the configured address.
+#include <iostream>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <iostream>
 
 #include "auth/authenticator.h"
 #include "cli/app.h"
@@ -85,8 +85,8 @@ int CmdServe(const Config& config) {
   });
   MetricsObserver observer(metrics);
   router.set_observer(&observer);
-  services::Deps deps{authenticator, *schemas, writer, router, config.Get("instance_name"),
-                      config.GetInt("session_lifetime")};
+  services::Deps deps{
+      authenticator, *schemas, writer, router, config.Get("instance_name"), config.GetInt("session_lifetime")};
   services::RegisterAll(router, deps);
 
   metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",

@@ -185,8 +185,8 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_attempts", 1, 1000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_seconds", 0, 365LL * 86400));
   if (const std::string& v = config.Get("session_token_only"); v != "true" && v != "false") {
-    return Status::InvalidArgument(fmt::format("session_token_only ({}): '{}' is not true or false",
-                                               config.origins.at("session_token_only"), v));
+    return Status::InvalidArgument(
+        fmt::format("session_token_only ({}): '{}' is not true or false", config.origins.at("session_token_only"), v));
   }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
   const std::string& level = config.Get("log_level");

@@ -14,6 +14,7 @@ inline constexpr std::chrono::seconds kIdleTimeout{60};  // keep-alive connectio
 inline constexpr std::chrono::seconds kShutdownGrace{10};
 inline constexpr std::chrono::seconds kDrainTimeout{2};  // discarding an oversized body after a 413
 inline constexpr std::size_t kMaxDrainBytes = 8u << 20;
-inline constexpr std::chrono::milliseconds kAcceptRetryDelay{50};  // after accept() failed (e.g. EMFILE)  // in-flight requests get this long on SIGTERM
+inline constexpr std::chrono::milliseconds kAcceptRetryDelay{
+    50};  // after accept() failed (e.g. EMFILE)  // in-flight requests get this long on SIGTERM
 
 }  // namespace stagebridge::http

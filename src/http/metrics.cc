@@ -81,8 +81,8 @@ std::string Metrics::Render() const {
     out += RenderHistogram("stagebridge_soap_request_duration_seconds", "SOAP call latency.", kLatencyBuckets,
                            latency_.counts, latency_.sum, latency_.count);
     out += RenderHistogram("stagebridge_staging_commit_batch_calls",
-                           "Calls acknowledged per staging commit (group commit).", kBatchBuckets,
-                           batch_calls_.counts, batch_calls_.sum, batch_calls_.count);
+                           "Calls acknowledged per staging commit (group commit).", kBatchBuckets, batch_calls_.counts,
+                           batch_calls_.sum, batch_calls_.count);
     out += "# HELP stagebridge_staged_records_total Records committed to staging.\n";
     out += "# TYPE stagebridge_staged_records_total counter\n";
     out += fmt::format("stagebridge_staged_records_total {}\n", batch_records_);

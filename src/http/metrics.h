@@ -30,7 +30,7 @@ class Metrics {
 
  private:
   static constexpr std::array<double, 12> kLatencyBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                          0.05,   0.1,   0.25,   0.5,   1,     2.5};
+                                                          0.05,   0.1,   0.25,   0.5,   1,    2.5};
   static constexpr std::array<double, 9> kBatchBuckets{1, 2, 4, 8, 16, 32, 64, 128, 256};
 
   struct Histogram {
@@ -46,12 +46,12 @@ class Metrics {
   };
 
   mutable std::mutex mu_;
-  std::map<std::string, std::uint64_t> calls_;   // GUARDED_BY(mu_)
-  std::map<std::string, std::uint64_t> faults_;  // GUARDED_BY(mu_)
-  Histogram latency_{std::vector<std::uint64_t>(kLatencyBuckets.size() + 1), 0, 0};  // GUARDED_BY(mu_)
+  std::map<std::string, std::uint64_t> calls_;                                         // GUARDED_BY(mu_)
+  std::map<std::string, std::uint64_t> faults_;                                        // GUARDED_BY(mu_)
+  Histogram latency_{std::vector<std::uint64_t>(kLatencyBuckets.size() + 1), 0, 0};    // GUARDED_BY(mu_)
   Histogram batch_calls_{std::vector<std::uint64_t>(kBatchBuckets.size() + 1), 0, 0};  // GUARDED_BY(mu_)
-  std::uint64_t batch_records_ = 0;               // GUARDED_BY(mu_)
-  std::vector<Gauge> gauges_;                     // GUARDED_BY(mu_)
+  std::uint64_t batch_records_ = 0;                                                    // GUARDED_BY(mu_)
+  std::vector<Gauge> gauges_;                                                          // GUARDED_BY(mu_)
 };
 
 }  // namespace stagebridge::http

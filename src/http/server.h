@@ -48,7 +48,7 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
-  int threads = 0;  // I/O threads; 0 = one per core
+  int threads = 0;                        // I/O threads; 0 = one per core
   // Handlers run on the I/O threads and may block (a staging write waits for its
   // group commit), so the pool has at least this many threads: it bounds the
   // requests handled at once; more wait their turn.

@@ -1,8 +1,8 @@
 // persist_service.cc — xtk:persist#GetEntityIfMoreRecent: what generic clients
 // (acc-js-sdk's NLWS proxies) read to discover a service's methods.
-#include <fmt/format.h>
-
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "schema/schema_xml.h"
 #include "services/services.h"
@@ -53,23 +53,23 @@ std::string EntitySchemaXml(const std::string& id, const Deps& deps) {
 
 soap::ServiceDef MakePersistService(Deps& deps) {
   soap::ServiceDef s{"xtk:persist", "Persistence", {}};
-  s.methods.push_back(soap::MethodDef{
-      "GetEntityIfMoreRecent",
-      true,
-      {{"pk", "string"}, {"md5", "string"}, {"mustExist", "boolean"}, {"pdomDoc", "DOMDocument", true}},
-      true,
-      {},
-      [&deps](soap::CallContext& ctx) -> Result<std::vector<soap::OutValue>> {
-        std::string pk = ctx.args.empty() ? std::string() : ctx.args[0]->text;
-        bool must_exist = ctx.args.size() > 2 && xml::ParseBool(ctx.args[2]->text).value_or(false);
-        std::string xml;
-        if (pk.starts_with("xtk:schema|")) xml = EntitySchemaXml(pk.substr(11), deps);
-        if (xml.empty() && must_exist) {
-          return CodedError(Status::Code::kNotFound, "XTK-170007",
-                            fmt::format("The entity '{}' does not exist.", pk.substr(0, 200)));
-        }
-        return std::vector<soap::OutValue>{soap::OutValue::Element("pdomDoc", xml)};
-      }});
+  s.methods.push_back(
+      soap::MethodDef{"GetEntityIfMoreRecent",
+                      true,
+                      {{"pk", "string"}, {"md5", "string"}, {"mustExist", "boolean"}, {"pdomDoc", "DOMDocument", true}},
+                      true,
+                      {},
+                      [&deps](soap::CallContext& ctx) -> Result<std::vector<soap::OutValue>> {
+                        std::string pk = ctx.args.empty() ? std::string() : ctx.args[0]->text;
+                        bool must_exist = ctx.args.size() > 2 && xml::ParseBool(ctx.args[2]->text).value_or(false);
+                        std::string xml;
+                        if (pk.starts_with("xtk:schema|")) xml = EntitySchemaXml(pk.substr(11), deps);
+                        if (xml.empty() && must_exist) {
+                          return CodedError(Status::Code::kNotFound, "XTK-170007",
+                                            fmt::format("The entity '{}' does not exist.", pk.substr(0, 200)));
+                        }
+                        return std::vector<soap::OutValue>{soap::OutValue::Element("pdomDoc", xml)};
+                      }});
   return s;
 }
 

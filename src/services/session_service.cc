@@ -52,9 +52,9 @@ Result<std::vector<soap::OutValue>> Ingest(soap::CallContext& ctx, Deps& deps, s
   SB_ASSIGN_OR_RETURN(staging::DecodedDocument doc, staging::DecodeDocument(root, deps.schemas, mode));
   for (const staging::StagedRecord& r : doc.records) {
     if (!ctx.op->CanWrite(r.stg->stg_src_schema)) {
-      return CodedError(Status::Code::kPermissionDenied, kForbidden,
-                        fmt::format("The operator '{}' has no right to write to schema '{}'.", ctx.op->login,
-                                    r.stg->stg_src_schema));
+      return CodedError(
+          Status::Code::kPermissionDenied, kForbidden,
+          fmt::format("The operator '{}' has no right to write to schema '{}'.", ctx.op->login, r.stg->stg_src_schema));
     }
   }
   SB_RETURN_IF_ERROR(deps.writer.Write(std::move(doc.records)));
@@ -104,22 +104,17 @@ soap::ServiceDef MakeSessionService(Deps& deps) {
                                         return std::vector<soap::OutValue>{
                                             soap::OutValue::Element("pUserInfo", UserInfoXml(*ctx.op))};
                                       }});
-  s.methods.push_back(soap::MethodDef{"Ingest",
-                                      true,
-                                      {{"domDoc", "DOMDocument"}, {"pstrSUuids", "string", true}},
-                                      true,
-                                      "urn:wpp:default",
-                                      [&deps](soap::CallContext& ctx) {
-                                        return Ingest(ctx, deps, staging::Mode::kIngest);
-                                      }});
-  s.methods.push_back(soap::MethodDef{"IngestExt",
-                                      true,
-                                      {{"domDoc", "DOMDocument"}},
-                                      true,
-                                      "urn:wpp:default",
-                                      [&deps](soap::CallContext& ctx) {
-                                        return Ingest(ctx, deps, staging::Mode::kIngestExt);
-                                      }});
+  s.methods.push_back(
+      soap::MethodDef{"Ingest",
+                      true,
+                      {{"domDoc", "DOMDocument"}, {"pstrSUuids", "string", true}},
+                      true,
+                      "urn:wpp:default",
+                      [&deps](soap::CallContext& ctx) { return Ingest(ctx, deps, staging::Mode::kIngest); }});
+  s.methods.push_back(soap::MethodDef{
+      "IngestExt", true, {{"domDoc", "DOMDocument"}}, true, "urn:wpp:default", [&deps](soap::CallContext& ctx) {
+        return Ingest(ctx, deps, staging::Mode::kIngestExt);
+      }});
   return s;
 }
 

@@ -12,13 +12,13 @@
 // Thread-safety: stateless functions; a SoapCall is owned by one thread.
 #pragma once
 
-#include <pugixml.hpp>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <pugixml.hpp>
 
 #include "base/status.h"
 #include "soap/fault.h"
@@ -31,22 +31,22 @@ inline constexpr const char* kEnvelopeNs12 = "http://www.w3.org/2003/05/soap-env
 // What ParseCall needs from the HTTP request.
 struct HttpCall {
   std::string_view body;
-  std::string_view query;  // after '?', undecoded
+  std::string_view query;                      // after '?', undecoded
   std::map<std::string, std::string> headers;  // lower-case names
 };
 
 struct Param {
-  std::string name;      // local name as sent ("domDoc", "sessiontoken")
-  std::string xsi_type;  // as sent ("xsd:string", "", …)
-  std::string text;      // text content, for scalar parameters
+  std::string name;        // local name as sent ("domDoc", "sessiontoken")
+  std::string xsi_type;    // as sent ("xsd:string", "", …)
+  std::string text;        // text content, for scalar parameters
   pugi::xml_node element;  // first element child, for DOM parameters (may be null)
 };
 
 struct SoapCall {
   std::shared_ptr<pugi::xml_document> doc;  // owns every node in params
-  std::string service;  // "xtk:session"
-  std::string method;   // "Ingest"
-  std::vector<Param> params;  // every child of the method element, in order
+  std::string service;                      // "xtk:session"
+  std::string method;                       // "Ingest"
+  std::vector<Param> params;                // every child of the method element, in order
   // The session token as carried outside the parameters (X-Session-Token,
   // Cookie __sessiontoken, SOAP Header <Cookie>, Authorization: Bearer). The
   // router prefers the first parameter when the method's arity shows it is the

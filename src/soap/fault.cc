@@ -6,7 +6,6 @@
 
 #include "xml/document.h"
 
-
 namespace stagebridge::soap {
 
 Fault FaultFromStatus(const Status& status, std::string_view service, std::string_view method) {

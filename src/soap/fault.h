@@ -30,10 +30,10 @@ inline constexpr const char* kServerError = "SOP-330500";     // internal error 
 }  // namespace codes
 
 struct Fault {
-  bool client = true;                // faultcode SOAP-ENV:Client, else SOAP-ENV:Server
-  std::string code;                  // "SOP-330006"
-  std::string message;               // names the culprit
-  std::vector<std::string> detail;   // cause chain, one coded line per layer
+  bool client = true;               // faultcode SOAP-ENV:Client, else SOAP-ENV:Server
+  std::string code;                 // "SOP-330006"
+  std::string message;              // names the culprit
+  std::vector<std::string> detail;  // cause chain, one coded line per layer
 
   // "CODE message", the faultstring.
   std::string FaultString() const { return code + " " + message; }

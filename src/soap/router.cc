@@ -1,10 +1,10 @@
 // router.cc — decode, authenticate, dispatch, encode.
 #include "soap/router.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <chrono>
 
 #include "xml/document.h"
 
@@ -33,8 +33,8 @@ const ServiceDef* Router::FindService(const std::string& id) const {
   return it == services_.end() ? nullptr : &it->second;
 }
 
-Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const MethodDef& method,
-                                               const std::string& remote, std::string& response_ns) const {
+Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const MethodDef& method, const std::string& remote,
+                                               std::string& response_ns) const {
   response_ns = method.response_ns;
   CallContext ctx{call, {}, {}, std::nullopt, remote};
   // Positional parameters: skip the session token when the request carries it.
@@ -61,7 +61,9 @@ Result<std::vector<OutValue>> Router::Dispatch(const SoapCall& call, const Metho
 // reports the HTTP status text, losing the error code its users test for. It
 // still recognises XSV-350008 (re-logon) in either case.
 namespace {
-int FaultStatus(const HttpCall& http) { return http.headers.count("acc-sdk-version") != 0 ? 200 : 500; }
+int FaultStatus(const HttpCall& http) {
+  return http.headers.count("acc-sdk-version") != 0 ? 200 : 500;
+}
 }  // namespace
 
 HttpReply Router::Handle(const HttpCall& http, const std::string& remote) const {

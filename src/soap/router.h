@@ -30,10 +30,10 @@ struct ParamDef {
 
 struct CallContext {
   const SoapCall& call;
-  std::vector<const Param*> args;     // the method's input parameters, by position
-  std::string session_token;          // resolved: first parameter or transport
-  std::optional<auth::Operator> op;   // set for methods that need a session
-  std::string remote;                 // peer address
+  std::vector<const Param*> args;    // the method's input parameters, by position
+  std::string session_token;         // resolved: first parameter or transport
+  std::optional<auth::Operator> op;  // set for methods that need a session
+  std::string remote;                // peer address
 };
 
 using MethodFn = std::function<Result<std::vector<OutValue>>(CallContext& ctx)>;

@@ -1,16 +1,18 @@
 // wsdl.cc — WSDL generation.
 #include "soap/wsdl.h"
 
-#include <fmt/format.h>
-
 #include <cctype>
+
+#include <fmt/format.h>
 
 #include "xml/document.h"
 
 namespace stagebridge::soap {
 namespace {
 
-bool IsDom(const std::string& type) { return type == "DOMDocument" || type == "DOMElement"; }
+bool IsDom(const std::string& type) {
+  return type == "DOMDocument" || type == "DOMElement";
+}
 
 std::string XsdType(const std::string& type) {
   if (type == "boolean") return "s:boolean";
@@ -53,8 +55,8 @@ std::string GenerateWsdl(const ServiceDef& service, std::string_view location) {
     std::string in = "<s:element maxOccurs=\"1\" minOccurs=\"1\" name=\"sessiontoken\" type=\"s:string\"/>";
     std::string out;
     for (const ParamDef& p : m.params) (p.out ? out : in) += Element(p, p.out);
-    types += fmt::format("<s:element name=\"{0}\"><s:complexType><s:sequence>{1}</s:sequence></s:complexType></s:element>",
-                         m.name, in);
+    types += fmt::format(
+        "<s:element name=\"{0}\"><s:complexType><s:sequence>{1}</s:sequence></s:complexType></s:element>", m.name, in);
     types += fmt::format(
         "<s:element name=\"{0}Response\"><s:complexType><s:sequence>{1}</s:sequence></s:complexType></s:element>",
         m.name, out);

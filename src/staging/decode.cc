@@ -1,9 +1,9 @@
 // decode.cc — Ingest / IngestExt documents → staged records.
-#include <fmt/format.h>
-#include <sodium.h>
-
 #include <algorithm>
 #include <set>
+
+#include <fmt/format.h>
+#include <sodium.h>
 
 #include "staging/record.h"
 #include "staging/values.h"
@@ -215,9 +215,9 @@ std::string NewUuid() {
   randombytes_buf(b, sizeof b);
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                     b[15]);
+  return fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", b[0],
+      b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 Result<DecodedDocument> DecodeDocument(pugi::xml_node root, const schema::SchemaSet& schemas, Mode mode) {

@@ -15,10 +15,10 @@
 // Thread-safety: stateless functions.
 #pragma once
 
-#include <pugixml.hpp>
-
 #include <string>
 #include <vector>
+
+#include <pugixml.hpp>
 
 #include "base/status.h"
 #include "schema/schema_set.h"

@@ -1,14 +1,13 @@
 // values.cc — attribute text → typed value.
 #include "staging/values.h"
 
-#include <fmt/format.h>
-
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <ctime>
 #include <limits>
 
+#include <fmt/format.h>
 
 namespace stagebridge::staging {
 namespace {
@@ -18,8 +17,8 @@ constexpr const char* kBadValue = "STG-200004";
 Status BadValue(std::string_view schema_id, const schema::Attribute& attr, std::string_view text,
                 std::string_view why) {
   return CodedError(Status::Code::kInvalidArgument, kBadValue,
-                          fmt::format("Invalid value '{}' for attribute '{}' ({}) of schema '{}': {}.", Excerpt(text),
-                                      attr.name, schema::TypeName(attr.type), schema_id, why));
+                    fmt::format("Invalid value '{}' for attribute '{}' ({}) of schema '{}': {}.", Excerpt(text),
+                                attr.name, schema::TypeName(attr.type), schema_id, why));
 }
 
 std::size_t CodePoints(std::string_view s) {
@@ -145,9 +144,9 @@ std::string Excerpt(std::string_view text) {
 Status CheckId(std::string_view id, std::string_view schema_id) {
   if (id.empty() || CodePoints(id) > 255 || HasControlChars(id)) {
     return CodedError(Status::Code::kInvalidArgument, kBadValue,
-                            fmt::format("Invalid value '{}' for the primary key 'id' of schema '{}': expected 1 to "
-                                        "255 characters without control characters.",
-                                        Excerpt(id), schema_id));
+                      fmt::format("Invalid value '{}' for the primary key 'id' of schema '{}': expected 1 to "
+                                  "255 characters without control characters.",
+                                  Excerpt(id), schema_id));
   }
   return Status::Ok();
 }

@@ -1,15 +1,15 @@
 // writer.cc — group-commit staging writes.
 #include "staging/writer.h"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include "staging/values.h"
-#include "xml/document.h"
 #include "store/sequence.h"
+#include "xml/document.h"
 
 namespace stagebridge::staging {
 namespace {
@@ -64,9 +64,9 @@ Status CallError(store::Database& db, const Status& status, const std::vector<St
                                   PendingCulprit(db, records), records.front().stg->stg_src_schema));
   }
   spdlog::warn("staging write refused by the database: {}", xml::Printable(status.ToString()));
-  return CodedError(Status::Code::kInvalidArgument, kRefused,
-                    fmt::format("The local database refused the write to '{}'; nothing was written.",
-                                records.front().stg->id()));
+  return CodedError(
+      Status::Code::kInvalidArgument, kRefused,
+      fmt::format("The local database refused the write to '{}'; nothing was written.", records.front().stg->id()));
 }
 
 std::string Signature(const StagedRecord& r) {
@@ -120,8 +120,7 @@ std::string StagingSql(const StagedRecord& r) {
   std::vector<std::string> key_cols;
   for (const std::string& k : r.key) key_cols.push_back(r.stg->FindAttribute(k)->sql_name);
   auto is_key = [&](const schema::Attribute* a) {
-    return a->role == schema::AttrRole::kPrimaryKey ||
-           std::find(r.key.begin(), r.key.end(), a->name) != r.key.end();
+    return a->role == schema::AttrRole::kPrimaryKey || std::find(r.key.begin(), r.key.end(), a->name) != r.key.end();
   };
   std::vector<std::string> sets;
   if (del) {
@@ -244,7 +243,7 @@ Status StagingWriter::TryOneStatement(store::Database& db, std::vector<Call*>& c
 }
 
 StagingWriter::BatchOutcome StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
-                             std::unordered_map<std::string, std::string>& cache) {
+                                                    std::unordered_map<std::string, std::string>& cache) {
   std::size_t total = 0;
   for (Call* c : calls) total += c->records.size();
   bool one_statement = false;
@@ -303,7 +302,8 @@ void StagingWriter::WorkerLoop() {
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       std::size_t records = 0;
-      while (!queue_.empty() && (batch.empty() || records + queue_.front()->records.size() <= options_.max_batch_records)) {
+      while (!queue_.empty() &&
+             (batch.empty() || records + queue_.front()->records.size() <= options_.max_batch_records)) {
         records += queue_.front()->records.size();
         batch.push_back(queue_.front());
         queue_.pop_front();

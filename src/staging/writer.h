@@ -33,7 +33,7 @@ namespace stagebridge::staging {
 inline constexpr const char* kStagingSequence = "SbStgSeq";
 
 struct WriterOptions {
-  int workers = 2;                     // concurrent transactions
+  int workers = 2;  // concurrent transactions
   std::size_t max_batch_records = 2000;
   // Called after each committed batch with its number of calls and records (metrics).
   std::function<void(std::size_t calls, std::size_t records)> on_batch;

@@ -32,8 +32,9 @@ Result<std::vector<std::int64_t>> NextSequenceValues(Database& db, std::string_v
     for (const Row& row : rows) out.push_back(std::get<std::int64_t>(row.at(0)));
     return out;
   }
-  SB_ASSIGN_OR_RETURN(auto rows, db.Query("UPDATE SbSequence SET iValue = iValue + $2 WHERE sName = $1 RETURNING iValue",
-                                          {std::string(name), count}));
+  SB_ASSIGN_OR_RETURN(auto rows,
+                      db.Query("UPDATE SbSequence SET iValue = iValue + $2 WHERE sName = $1 RETURNING iValue",
+                               {std::string(name), count}));
   if (rows.size() != 1) return Status::Internal("sequence " + std::string(name) + " does not exist");
   std::int64_t last = std::get<std::int64_t>(rows[0].at(0));
   for (std::int64_t v = last - count + 1; v <= last; ++v) out.push_back(v);
