@@ -217,6 +217,7 @@ struct Server::Impl {
         }
         break;
       }
+      auto started = std::chrono::steady_clock::now();
       AddInFlight(1);
       struct Done {
         Impl* impl;
@@ -248,10 +249,18 @@ struct Server::Impl {
       // runs here, on this connection's strand; the I/O pool has enough threads
       // (handler_threads) for that, and no thread hop is paid per request.
       Response res = Dispatch(req);
-      spdlog::debug("{} {} {} -> {}", remote, req.method, req.target, res.status);
       keep_alive = keep_alive && !stopping.load();
       stream.expires_after(kWriteTimeout);
+      int status = res.status;
+      std::size_t body_bytes = res.body.size();
       auto [wec, wn] = co_await bhttp::async_write(stream, ToBeast(std::move(res), version, keep_alive), kAsTuple);
+      // Access log: key=value, the path only (a query string may carry anything).
+      if (spdlog::should_log(spdlog::level::info)) {
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        spdlog::info("access remote={} method={} path={} status={} bytes={} ms={:.2f}{}", remote,
+                     xml::Printable(req.method), xml::Printable(req.path), status, body_bytes, ms,
+                     wec ? " write_error=1" : "");
+      }
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ignored;
