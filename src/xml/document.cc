@@ -59,11 +59,15 @@ Status CheckRawText(std::string_view t, std::string_view what) {
   auto bad = [&](std::size_t pos, std::string_view why) {
     return Status::InvalidArgument(fmt::format("{}: {} at offset {}", what, why, pos));
   };
+  // Control characters are refused anywhere, comments and declarations included.
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    auto c = static_cast<unsigned char>(t[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return bad(i, "control character");
+  }
   bool in_tag = false;
   char quote = 0;
   for (std::size_t i = 0; i < t.size(); ++i) {
     auto c = static_cast<unsigned char>(t[i]);
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return bad(i, "control character");
     if (!in_tag) {
       if (c == '<') {
         auto skip = [&](std::string_view open, std::string_view close) {

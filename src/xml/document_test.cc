@@ -53,6 +53,38 @@ TEST(ParseXmlTest, RefusesInvalidUtf8ButConvertsLatin1) {
   EXPECT_EQ(Attr((*doc)->document_element(), "x"), "caf\xc3\xa9");
 }
 
+TEST(ParseXmlTest, RefusesWhatPugixmlWouldLetThrough) {
+  // Each is malformed XML that a lenient parser would accept and pass on.
+  for (const char* text : {
+           "<a x='a&#0;b'/>",                                 // reference to NUL: would truncate the value
+           "<a x='&#xD800;'/>",                               // surrogate
+           "<a x='&#x110000;'/>",                             // beyond Unicode
+           "<a x='&#99999999999999;'/>",                      // overflow
+           "<a x='&xxe;'/>",                                  // undeclared entity kept as text
+           "<a x='a<b'/>",                                    // '<' in an attribute value
+           "<a x='1' x='2'/>",                                // duplicate attribute
+           "<a/><b/>",                                        // content after the root element
+           "<a>\x01</a>",                                     // raw control character
+           "<?xml version='1.0' encoding='ISO1-\x19'?><a/>",  // control character in the declaration
+       }) {
+    EXPECT_FALSE(ParseXml(text, "t").ok()) << text;
+  }
+  auto ok = ParseXml("<a x='&lt;&amp;&#233;&#x1F600;'><!-- &bogus; --><![CDATA[&#0;]]></a>", "t");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(Attr((*ok)->document_element(), "x"), "<&\xc3\xa9\xf0\x9f\x98\x80");
+}
+
+TEST(EscapeTest, OutputIsAlwaysWellFormed) {
+  EXPECT_EQ(Escape("a\x01"
+                   "b"),
+            "a\\x01b");
+  EXPECT_EQ(Escape("a\xff"
+                   "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(Printable("line\nFORGED"), "line\\x0aFORGED");
+}
+
 TEST(Utf8Test, RejectsOverlongAndSurrogates) {
   EXPECT_TRUE(IsValidUtf8("h\xc3\xa9llo \xf0\x9f\x98\x80"));
   EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
