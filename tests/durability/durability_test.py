@@ -51,106 +51,8 @@ MIN_ACKS = 200  # fewer acknowledged calls before the kill makes the round meani
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
-class Databases:
-    def __init__(self, backend, work):
-        self.backend = backend
-        self.pg_dbs = []
-        if backend == "sqlite":
-            self.local_url = "sqlite:" + os.path.join(work, "local.db")
-            self.cloud_url = "sqlite:" + os.path.join(work, "cloud.db")
-        elif backend == "postgres":
-            self.pg_base = os.environ.get("STAGEBRIDGE_TEST_PG_URL")
-            if not self.pg_base:
-                raise SystemExit("STAGEBRIDGE_TEST_PG_URL is not set: run through scripts/with-postgres.sh")
-            tag = "sbdurable_%d_%d" % (os.getpid(), int(time.time()) % 100000)
-            self.local_url = self._create(tag + "_local")
-            self.cloud_url = self._create(tag + "_cloud")
-        else:
-            raise SystemExit("usage: durability_test.py sqlite|postgres")
-
-    def _psql(self, url, sql):
-        env = dict(os.environ, PGCLIENTENCODING="UTF8")
-        out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e", url, "-c", sql],
-                             capture_output=True, env=env, timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError("psql: %s" % out.stderr.decode("utf-8", "replace").strip())
-        text = out.stdout.decode("utf-8")
-        if text.endswith("\n"):
-            text = text[:-1]
-        return [r.split("\x1f") for r in text.split("\x1e") if r != ""]
-
-    def _create(self, name):
-        self._psql(self.pg_base, "CREATE DATABASE %s" % name)
-        self.pg_dbs.append(name)
-        return self.pg_base.rsplit("/", 1)[0] + "/" + name
-
-    def drop(self):
-        for name in self.pg_dbs:
-            try:
-                self._psql(self.pg_base, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
-            except Exception as e:  # noqa: BLE001
-                print("warning: could not drop %s: %s" % (name, e), file=sys.stderr)
-
-    def query(self, sql):
-        if self.backend == "sqlite":
-            con = sqlite3.connect(self.local_url[len("sqlite:"):], timeout=30)
-            try:
-                return [list(row) for row in con.execute(sql).fetchall()]
-            finally:
-                con.close()
-        return self._psql(self.local_url, sql)
-
-
-class Server:
-    def __init__(self, dbs, work):
-        self.log_path = os.path.join(work, "server.log")
-        self.args = [BIN, "--local-db", dbs.local_url, "--cloud-db", dbs.cloud_url,
-                     "--schemas-dir", os.path.join(SRC, "examples", "schemas"), "--listen", "127.0.0.1:0"]
-        self.proc = None
-        self.port = None
-
-    def start(self):
-        with open(self.log_path, "ab") as log:
-            log.write(b"\n===== start =====\n")
-            log.flush()
-            self.proc = subprocess.Popen(self.args + ["serve"], stdout=subprocess.PIPE, stderr=log)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 1)
-            if r:
-                line = self.proc.stdout.readline()
-                m = re.match(rb"listening on 127\.0\.0\.1:(\d+)", line)
-                if m:
-                    self.port = int(m.group(1))
-                    return
-                if not line:
-                    break
-            if self.proc.poll() is not None:
-                break
-        raise RuntimeError("server did not start; log:\n" + self.log_tail())
-
-    def kill9(self):
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.proc.stdout.close()
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def log_tail(self, n=30):
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
-        except OSError:
-            return ""
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from sbtest import Databases, Server  # noqa: E402  (shared with the durability test)
 
 def envelope(method, params):
     return ('<soapenv:Envelope xmlns:soapenv="%s" xmlns:urn="urn:xtk:session"><soapenv:Body><urn:%s>%s</urn:%s>'
@@ -347,7 +249,7 @@ def main():
         return 2
     work = tempfile.mkdtemp(prefix="sb-durability-")
     dbs = Databases(BACKEND, work)
-    server = Server(dbs, work)
+    server = Server(dbs, work, "server", [])
     results = Results()
     seed = int(os.environ.get("DURABILITY_SEED", str(int(time.time()))))
     rng = random.Random(seed)
