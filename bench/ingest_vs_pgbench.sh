@@ -29,7 +29,7 @@ echo secret | sb operator add bench --admin --password-stdin >/dev/null
 
 # pgbench: the same staging table, the same columns the server writes.
 cat >"$work/insert.sql" <<'SQL'
-INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, sTestcol2, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp)
+INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, sTestcol2, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp)
 VALUES (gen_random_uuid()::text, 'value ' || :client_id || '-' || random(), 'bench', 0, CURRENT_TIMESTAMP, nextval('SbStgSeq'), 0, 0);
 SQL
 coproc SERVER { exec "$bin" --local-db "$local_url" --cloud-db "sqlite:$work/cloud.db" --schemas-dir examples/schemas \

@@ -135,7 +135,7 @@ TEST_P(ApplyTest, CreatesCloudAndStagingTablesForSampleTable) {
   const store::IndexInfo* lm_index = FindIndexOn(*stg_indexes, {"tsLastModified"});
   ASSERT_NE(lm_index, nullptr);
   EXPECT_FALSE(lm_index->unique);
-  EXPECT_NE(FindIndexOn(*stg_indexes, {"iStgRun", "iStgSeq"}), nullptr);
+  EXPECT_NE(FindIndexOn(*stg_indexes, {"iStgSeq"}), nullptr);
 
   // The built-ins are applied too, with their declared keys.
   ASSERT_TRUE(*cloud_db_->TableExists("NmsRecipient"));

@@ -20,7 +20,7 @@ constexpr int kMaxStringLength = 4000;  // longer text is a memo
 constexpr int kIdLength = 255;          // any caller-supplied string is an id
 
 constexpr std::array<std::string_view, 7> kReservedNames{
-    "id", "delete", "lastModified", "stgSeq", "stgRun", "stgOp", "xtkschema",
+    "id", "delete", "lastModified", "stgSeq", "stgKey", "stgOp", "xtkschema",
 };
 
 // SQL words that must not be used as a table or column name, whatever the dialect.

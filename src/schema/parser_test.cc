@@ -122,7 +122,7 @@ TEST(ParserTest, KeyOnUnknownAttribute) {
 
 TEST(ParserTest, ReservedNames) {
   for (const char* name :
-       {"id", "delete", "lastModified", "stgSeq", "stgRun", "stgOp", "xtkschema", "_key", "_operation"}) {
+       {"id", "delete", "lastModified", "stgSeq", "stgKey", "stgOp", "xtkschema", "_key", "_operation"}) {
     ExpectError(Doc(kCloud, std::string("<attribute name=\"") + name + "\"/>"), {"reserved name"});
   }
 }
@@ -196,7 +196,7 @@ TEST(StagingTest, DerivesStagingSchema) {
   const Attribute* lm = stg.FindAttribute("lastModified");
   ASSERT_NE(lm, nullptr);
   EXPECT_EQ(lm->type, AttrType::kDatetime);
-  for (const char* internal : {"stgSeq", "stgRun", "stgOp"}) {
+  for (const char* internal : {"stgSeq", "stgKey", "stgOp"}) {
     const Attribute* a = stg.FindAttribute(internal);
     ASSERT_NE(a, nullptr) << internal;
     EXPECT_EQ(a->role, AttrRole::kInternal);

@@ -50,7 +50,7 @@ TEST(SchemaSetTest, SampleTableAndItsStagingSchema) {
   std::vector<std::string> cols;
   for (const auto& c : spec.columns) cols.push_back(c.name);
   EXPECT_EQ(cols, (std::vector<std::string>{"uSampleTableId", "sTestcol1", "sTestcol2", "iDelete", "tsLastModified",
-                                            "iStgSeq", "iStgRun", "iStgOp"}));
+                                            "iStgSeq", "iStgKey", "iStgOp"}));
   EXPECT_TRUE(spec.primary_key.empty());  // staging: a unique index on the id instead
   ASSERT_EQ(spec.indexes.size(), 3u);
   EXPECT_EQ(spec.indexes[0].name, "DemSampleTableStg_id");

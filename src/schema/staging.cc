@@ -49,7 +49,7 @@ Schema DeriveStagingSchema(const Schema& src) {
   stg.attributes.push_back(
       MakeAttr(kStgSeqAttr, AttrType::kInt64, "iStgSeq", AttrRole::kInternal, "0", "Change sequence"));
   stg.attributes.push_back(
-      MakeAttr(kStgRunAttr, AttrType::kInt64, "iStgRun", AttrRole::kInternal, "0", "Claiming sync run"));
+      MakeAttr(kStgKeyAttr, AttrType::kShort, "iStgKey", AttrRole::kInternal, "0", "Reconciliation key"));
   stg.attributes.push_back(MakeAttr(kStgOpAttr, AttrType::kShort, "iStgOp", AttrRole::kInternal, "0", "Operation"));
   return stg;
 }

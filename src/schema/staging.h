@@ -3,7 +3,7 @@
 //
 // The staging schema copies the primary key and every business attribute, adds
 // the tombstone @delete and @lastModified, and the internal columns the sync
-// uses (iStgSeq, iStgRun, iStgOp). Internal columns have AttrRole::kInternal and are never accepted from or
+// uses (iStgSeq, iStgKey, iStgOp). Internal columns have AttrRole::kInternal and are never accepted from or
 // shown to API callers.
 //
 // Thread-safety: stateless.
@@ -15,7 +15,9 @@ namespace stagebridge::schema {
 
 // Internal staging attributes (names as in the compiled schema; SQL names follow).
 inline constexpr const char* kStgSeqAttr = "stgSeq";  // iStgSeq: change sequence of the last write
-inline constexpr const char* kStgRunAttr = "stgRun";  // iStgRun: id of the sync run that claimed the row, 0 if none
+// iStgKey: the key the last write reconciled on: 0 the primary key (@id), k the
+// k-th declared key (Schema::declared_keys()[k - 1]).
+inline constexpr const char* kStgKeyAttr = "stgKey";
 inline constexpr const char* kStgOpAttr = "stgOp";    // iStgOp: operation of the last write (see StgOp)
 inline constexpr const char* kDeleteAttr = "delete";
 inline constexpr const char* kLastModifiedAttr = "lastModified";

@@ -71,7 +71,7 @@ store::TableSpec TableSpecFor(const Schema& schema) {
   }
   if (schema.is_staging()) {
     spec.indexes.push_back({schema.sql_table + "_lastModified", false, {"tsLastModified"}});
-    spec.indexes.push_back({schema.sql_table + "_stgRun", false, {"iStgRun", "iStgSeq"}});
+    spec.indexes.push_back({schema.sql_table + "_stgSeq", false, {"iStgSeq"}});
   }
   return spec;
 }

@@ -16,7 +16,7 @@ Placement PlacementOf(const Schema& schema);
 
 // The table of `schema`: every attribute a column; the primary key (cloud and
 // local tables) or a unique index on it (staging tables); a unique index per
-// declared key; staging tables also index lastModified and (stgRun, stgSeq).
+// declared key; staging tables also index lastModified and stgSeq (the sync reads and clears by sequence ranges).
 store::TableSpec TableSpecFor(const Schema& schema);
 
 }  // namespace stagebridge::schema

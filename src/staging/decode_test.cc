@@ -181,7 +181,7 @@ TEST_F(DecodeTest, UnknownAttribute) {
 }
 
 TEST_F(DecodeTest, InternalAttributesAreUnknown) {
-  for (const char* attr : {"stgSeq", "stgRun", "stgOp", "lastModified"}) {
+  for (const char* attr : {"stgSeq", "stgKey", "stgOp", "lastModified"}) {
     std::string xml = std::string("<sampleTableStg ") + attr + "=\"5\" xtkschema=\"dem:sampleTableStg\"/>";
     ExpectError(xml, Mode::kIngest, "STG-200003", attr);
     ExpectError(xml, Mode::kIngestExt, "STG-200003", attr);

@@ -78,29 +78,50 @@ std::string Signature(const StagedRecord& r) {
   return sig;
 }
 
+// Change sequences for `count` records, reserved inside the write transaction
+// (SQLite); none on PostgreSQL, where each statement draws its own.
+Result<std::vector<std::int64_t>> ReserveSequence(store::Database& db, std::size_t count) {
+  if (!store::NextValueExpression(db.kind(), kStagingSequence).empty()) return std::vector<std::int64_t>{};
+  return store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(count));
+}
+
 constexpr std::size_t kMaxParamsPerStatement = 30000;
 // A transaction that lost a deadlock or serialization race is retried this often.
 constexpr int kMaxAttempts = 5;  // under SQLite's 32766 and PostgreSQL's 65535
 
 }  // namespace
 
+int KeyIndex(const StagedRecord& r) {
+  if (r.key.size() == 1 && r.key.front() == "id") return 0;
+  std::vector<const schema::Key*> keys = r.stg->declared_keys();
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    std::vector<std::string> fields = keys[k]->fields;
+    std::vector<std::string> named = r.key;
+    std::sort(fields.begin(), fields.end());
+    std::sort(named.begin(), named.end());
+    if (fields == named) return static_cast<int>(k) + 1;
+  }
+  return 0;  // unreachable: the decoder accepts declared keys only
+}
+
 std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows, const std::string& seq_expr) {
   std::vector<std::string> cols;
   for (const schema::Attribute* a : r.attrs) cols.push_back(a->sql_name);
-  std::string sql = fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES ",
+  std::string sql = fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp) VALUES ",
                                 r.stg->sql_table, fmt::join(cols, ", "));
+  int key = KeyIndex(r);
   std::size_t n = 1;
   for (std::size_t row = 0; row < rows; ++row) {
     if (row > 0) sql += ", ";
     sql += '(';
     for (std::size_t c = 0; c < cols.size(); ++c) sql += fmt::format("${}, ", n++);
     std::string seq = seq_expr.empty() ? fmt::format("${}", n++) : seq_expr;
-    sql += fmt::format("0, CURRENT_TIMESTAMP, {}, 0, {})", seq, static_cast<int>(schema::StgOp::kInsert));
+    sql += fmt::format("0, CURRENT_TIMESTAMP, {}, {}, {})", seq, key, static_cast<int>(schema::StgOp::kInsert));
   }
   return sql;
 }
 
-std::string StagingSql(const StagedRecord& r) {
+std::string StagingSql(const StagedRecord& r, const std::string& seq_expr) {
   const std::string& table = r.stg->sql_table;
   std::vector<std::string> cols;
   std::vector<std::string> placeholders;
@@ -108,13 +129,13 @@ std::string StagingSql(const StagedRecord& r) {
     cols.push_back(r.attrs[i]->sql_name);
     placeholders.push_back(fmt::format("${}", i + 1));
   }
-  std::string seq = fmt::format("${}", r.attrs.size() + 1);
+  std::string seq = seq_expr.empty() ? fmt::format("${}", r.attrs.size() + 1) : seq_expr;
   int op = static_cast<int>(r.op);
   bool del = r.op == schema::StgOp::kDelete;
   std::string sql = fmt::format(
-      "INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgRun, iStgOp) VALUES ({}, {}, CURRENT_TIMESTAMP, {}, "
-      "0, {})",
-      table, fmt::join(cols, ", "), fmt::join(placeholders, ", "), del ? 1 : 0, seq, op);
+      "INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp) VALUES ({}, {}, CURRENT_TIMESTAMP, {}, "
+      "{}, {})",
+      table, fmt::join(cols, ", "), fmt::join(placeholders, ", "), del ? 1 : 0, seq, KeyIndex(r), op);
   if (r.op == schema::StgOp::kInsert) return sql;
 
   std::vector<std::string> key_cols;
@@ -136,13 +157,16 @@ std::string StagingSql(const StagedRecord& r) {
       if (!is_key(a)) sets.push_back(fmt::format("{0} = excluded.{0}", a->sql_name));
     }
     sets.push_back("iDelete = 0");
-    // insert stays insert, upsert stays upsert, after a delete it is a replace.
-    sets.push_back(fmt::format("iStgOp = CASE WHEN {0}.iStgOp >= {1} THEN {2} ELSE {0}.iStgOp END", table,
-                               static_cast<int>(schema::StgOp::kDelete), static_cast<int>(schema::StgOp::kReplace)));
+    // The last call decides: an IngestExt write to a pending key is an upsert
+    // (also over a pending Ingest, which may already have been merged), and
+    // after a delete it is a replace.
+    sets.push_back(fmt::format("iStgOp = CASE WHEN {0}.iStgOp >= {1} THEN {2} ELSE {3} END", table,
+                               static_cast<int>(schema::StgOp::kDelete), static_cast<int>(schema::StgOp::kReplace),
+                               static_cast<int>(schema::StgOp::kUpsert)));
   }
   sets.push_back("tsLastModified = excluded.tsLastModified");
   sets.push_back("iStgSeq = excluded.iStgSeq");
-  sets.push_back("iStgRun = 0");
+  sets.push_back("iStgKey = excluded.iStgKey");
   sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", fmt::join(key_cols, ", "), fmt::join(sets, ", "));
   return sql;
 }
@@ -184,6 +208,9 @@ Status StagingWriter::Write(std::vector<StagedRecord> records) {
 Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
                             const std::vector<std::int64_t>& seqs,
                             std::unordered_map<std::string, std::string>& sql_cache) {
+  // On PostgreSQL the sequence is drawn inside each statement, after the
+  // statement locked its table: the sync's watermark relies on it (docs/sync.md).
+  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
   std::size_t i = 0;
   while (i < records.size()) {
     const StagedRecord& r = *records[i];
@@ -203,13 +230,13 @@ Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedR
     auto it = sql_cache.find(key);
     if (it == sql_cache.end()) {
       if (sql_cache.size() > 4096) sql_cache.clear();  // bounded: signatures vary with the attributes named
-      it = sql_cache.emplace(key, run == 1 ? StagingSql(r) : MultiRowInsertSql(r, run, "")).first;
+      it = sql_cache.emplace(key, run == 1 ? StagingSql(r, seq_expr) : MultiRowInsertSql(r, run, seq_expr)).first;
     }
     store::Params params;
     params.reserve(run * (r.values.size() + 1));
     for (std::size_t k = i; k < i + run; ++k) {
       params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
-      params.emplace_back(seqs[k]);
+      if (seq_expr.empty()) params.emplace_back(seqs[k]);
     }
     SB_RETURN_IF_ERROR(db.Execute(it->second, params).status());
     i += run;
@@ -251,9 +278,7 @@ StagingWriter::BatchOutcome StagingWriter::RunBatch(store::Database& db, std::ve
   if (one_statement) return Finish(calls, total, single);
   store::Transaction txn(db);
   Status s = txn.Begin();
-  Result<std::vector<std::int64_t>> seqs =
-      s.ok() ? store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(total))
-             : Result<std::vector<std::int64_t>>(s);
+  Result<std::vector<std::int64_t>> seqs = s.ok() ? ReserveSequence(db, total) : Result<std::vector<std::int64_t>>(s);
   if (!seqs.ok()) s = seqs.status();
   std::vector<const StagedRecord*> records;
   records.reserve(total);
@@ -284,8 +309,7 @@ StagingWriter::BatchOutcome StagingWriter::Finish(std::vector<Call*>& calls, std
 Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache) {
   store::Transaction txn(db);
   SB_RETURN_IF_ERROR(txn.Begin());
-  SB_ASSIGN_OR_RETURN(auto seqs,
-                      store::NextSequenceValues(db, kStagingSequence, static_cast<std::int64_t>(call.records.size())));
+  SB_ASSIGN_OR_RETURN(auto seqs, ReserveSequence(db, call.records.size()));
   std::vector<const StagedRecord*> records;
   for (const StagedRecord& r : call.records) records.push_back(&r);
   SB_RETURN_IF_ERROR(Apply(db, records, seqs, cache));

@@ -84,8 +84,13 @@ class StagingWriter {
 };
 
 // The statement that stages `record` (exposed for tests). Parameters: the
-// record's values in order, then the change sequence.
-std::string StagingSql(const StagedRecord& record);
+// record's values in order, then the change sequence — unless `seq_expr` (an
+// in-statement sequence expression) is given.
+std::string StagingSql(const StagedRecord& record, const std::string& seq_expr = "");
+
+// Which key a record reconciles on, as stored in iStgKey: 0 for @id, k for the
+// k-th declared key of its staging schema.
+int KeyIndex(const StagedRecord& record);
 
 // One INSERT staging `rows` records shaped like `record` (kInsert only):
 // parameters are each record's values then its sequence, record after record —

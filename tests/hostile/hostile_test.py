@@ -497,7 +497,7 @@ def hostile_cases(s, c):
              '<sampleTableStg testcol1;drop table x="1" xtkschema="dem:sampleTableStg"/>', "SOP-330001")
     s.ingest("attribute-name breakout: a\" onerror=\"", '<sampleTableStg a" onerror="x" '
              'xtkschema="dem:sampleTableStg"/>', "SOP-330001")
-    for name in ["sTestcol1", "uSampleTableId", "testcol1--", "iStgSeq", "iStgRun", "iStgOp", "iDelete",
+    for name in ["sTestcol1", "uSampleTableId", "testcol1--", "iStgSeq", "iStgKey", "iStgOp", "iDelete",
                  "tsLastModified", "lastModified", "stgSeq", "TESTCOL1", "testcol1_", "x-testcol1", "ns:testcol1"]:
         s.ingest("SQL column / internal name as attribute: %s" % name,
                  '<sampleTableStg %s="1" xtkschema="dem:sampleTableStg" xmlns:ns="urn:x"/>' % name, "STG-200003")

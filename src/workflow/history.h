@@ -1,0 +1,67 @@
+// history.h — the run history of the technical workflows, in the local database,
+// and the lease that keeps one run per workflow at a time across processes.
+//
+// Tables (local database):
+//   SbWorkflowRun       (iRunId, sWorkflow, sTrigger, sHolder, iStart, iEnd, sStatus, mError)
+//   SbWorkflowRunSchema (iRunId, sSchema, iStaged, iInserted, iUpdated, iDeleted, iRejected,
+//                        iBatches, mRejections)
+//   SbWorkflowLease     (sWorkflow, sHolder, iExpires)
+// Times are epoch seconds. Status: running, done, error, interrupted (the holder
+// died; found by the next run).
+//
+// Thread-safety: stateless functions over the given connection.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "store/database.h"
+#include "sync/merger.h"
+
+namespace stagebridge::workflow {
+
+struct RunRecord {
+  std::int64_t id = 0;
+  std::string workflow;
+  std::string trigger;  // "schedule", "cli", "soap"
+  std::string holder;   // the process that ran it (host:pid)
+  std::int64_t started = 0;
+  std::int64_t ended = 0;  // 0 while running
+  std::string status;      // running | done | error | interrupted
+  std::string error;
+  std::vector<sync::SchemaResult> schemas;
+};
+
+Status EnsureHistoryTables(store::Database& db);
+
+Result<std::int64_t> StartRun(store::Database& db, std::string_view workflow, std::string_view trigger,
+                              std::string_view holder);
+// Records (replaces) the outcome of one schema in the run.
+Status RecordSchema(store::Database& db, std::int64_t run, const sync::SchemaResult& result);
+Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error);
+// Runs still "running" whose holder no longer holds the lease become "interrupted".
+Status MarkInterrupted(store::Database& db, std::string_view workflow, std::string_view current_holder);
+
+// The newest runs of `workflow` ("" = every workflow), newest first.
+Result<std::vector<RunRecord>> ListRuns(store::Database& db, std::string_view workflow, int limit);
+Result<RunRecord> GetRun(store::Database& db, std::int64_t run);
+// Deletes finished runs that ended before `before` (epoch seconds); returns how many.
+Result<std::int64_t> PurgeRuns(store::Database& db, std::int64_t before);
+
+// The lease: held by `holder` until `iExpires`. TryAcquireLease takes it when
+// free, expired, or already ours; RenewLease extends it (false when lost).
+Result<bool> TryAcquireLease(store::Database& db, std::string_view workflow, std::string_view holder,
+                             std::int64_t ttl_seconds);
+Result<bool> RenewLease(store::Database& db, std::string_view workflow, std::string_view holder,
+                        std::int64_t ttl_seconds);
+Status ReleaseLease(store::Database& db, std::string_view workflow, std::string_view holder);
+// Who holds the lease now, if anyone.
+Result<std::optional<std::string>> LeaseHolder(store::Database& db, std::string_view workflow);
+
+std::int64_t NowSeconds();
+
+}  // namespace stagebridge::workflow

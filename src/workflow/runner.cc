@@ -1,0 +1,249 @@
+// runner.cc — workflow runs: lease, heartbeat, history, the merge per schema.
+#include "workflow/runner.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "staging/record.h"
+#include "xml/document.h"
+
+namespace stagebridge::workflow {
+namespace {
+
+std::string MakeHolder() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}:{}", host, getpid(), staging::NewUuid().substr(0, 8));
+}
+
+// Renews the lease every third of its lifetime on its own connection until
+// stopped; sets `lost` when the lease could not be renewed (another process may
+// then take it: the run stops before its next cloud commit).
+class Heartbeat {
+ public:
+  Heartbeat(store::ConnectionPool& pool, std::string workflow, std::string holder, std::int64_t ttl,
+            std::atomic<bool>& lost)
+      : thread_([this, &pool, workflow = std::move(workflow), holder = std::move(holder), ttl, &lost] {
+          auto period = std::chrono::milliseconds(std::max<std::int64_t>(ttl * 1000 / 3, 100));
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, period, [this] { return stopping_; })) {
+            Result<store::ConnectionPool::Lease> db = pool.Acquire();
+            Result<bool> kept = db.ok() ? RenewLease(**db, workflow, holder, ttl) : Result<bool>(db.status());
+            if (!kept.ok() || !*kept) {
+              spdlog::error("workflow {}: lease lost ({}); the run stops", workflow,
+                            kept.ok() ? "taken over" : kept.status().ToString());
+              lost = true;
+              return;
+            }
+          }
+        }) {}
+  ~Heartbeat() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+std::string Summary(const sync::SchemaResult& r) {
+  return fmt::format("{}: {} staged row(s) merged: {} inserted, {} updated, {} deleted, {} rejected", r.schema,
+                     r.staged, r.inserted, r.updated, r.deleted, r.rejected);
+}
+
+}  // namespace
+
+const std::vector<std::string>& Workflows() {
+  static const std::vector<std::string> names{kReplicate, kCleanup};
+  return names;
+}
+
+Runner::Runner(store::ConnectionPool& local, const schema::SchemaSet& schemas, RunnerOptions options)
+    : local_(local), schemas_(schemas), options_(std::move(options)), holder_(MakeHolder()) {}
+
+Status Runner::Prepare() {
+  SB_ASSIGN_OR_RETURN(auto db, local_.Acquire());
+  return EnsureHistoryTables(*db);
+}
+
+Result<std::vector<const schema::Schema*>> Runner::Sources(const std::string& name) const {
+  std::vector<const schema::Schema*> out;
+  if (name.empty()) {
+    for (const schema::Schema* s : schemas_.All()) {
+      if (s->auto_stg && !s->stg_schema.empty()) out.push_back(s);
+    }
+    return out;
+  }
+  const schema::Schema* s = schemas_.Find(name);
+  if (s != nullptr && s->is_staging()) s = schemas_.Find(s->stg_src_schema);  // "dem:sampleTableStg" names its source
+  if (s == nullptr) {
+    return CodedError(Status::Code::kNotFound, "SYN-300001",
+                      fmt::format("The schema '{}' does not exist.", xml::Printable(name)));
+  }
+  if (!s->auto_stg || s->stg_schema.empty()) {
+    return CodedError(
+        Status::Code::kInvalidArgument, "SYN-300001",
+        fmt::format("The schema '{}' is not staged (no autoStg=\"true\"): there is nothing to replicate.", s->id()));
+  }
+  out.push_back(s);
+  return out;
+}
+
+Result<RunRecord> Runner::Run(const RunRequest& request) {
+  bool known = false;
+  for (const std::string& w : Workflows()) known = known || w == request.workflow;
+  if (!known) {
+    return CodedError(Status::Code::kNotFound, "SYN-300003",
+                      fmt::format("Unknown workflow '{}' (known: {}).", xml::Printable(request.workflow),
+                                  fmt::join(Workflows(), ", ")));
+  }
+  std::vector<const schema::Schema*> sources;
+  if (request.workflow == kReplicate) {
+    SB_ASSIGN_OR_RETURN(sources, Sources(request.schema));
+  }
+  SB_ASSIGN_OR_RETURN(auto local, local_.Acquire());
+
+  // One run at a time: take the lease, waiting for the holder if asked to.
+  for (int waited = 0;; ++waited) {
+    SB_ASSIGN_OR_RETURN(bool got, TryAcquireLease(*local, request.workflow, holder_, options_.lease_seconds));
+    if (got) break;
+    if (!request.wait_for_lease || (request.stop != nullptr && *request.stop)) {
+      SB_ASSIGN_OR_RETURN(auto holder, LeaseHolder(*local, request.workflow));
+      return CodedError(Status::Code::kFailedPrecondition, "SYN-300004",
+                        fmt::format("A run of {} is already in progress (held by {}).", request.workflow,
+                                    holder.value_or("another process")));
+    }
+    if (waited % 20 == 0) spdlog::info("workflow {}: waiting for the run in progress to end", request.workflow);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  std::atomic<bool> lease_lost{false};
+  RunRecord run;
+  Status outcome;
+  {
+    Heartbeat heartbeat(local_, request.workflow, holder_, options_.lease_seconds, lease_lost);
+    if (Status s = MarkInterrupted(*local, request.workflow, holder_); !s.ok()) {
+      spdlog::warn("workflow {}: cannot mark interrupted runs: {}", request.workflow, s.ToString());
+    }
+    Result<std::int64_t> id = StartRun(*local, request.workflow, request.trigger, holder_);
+    if (!id.ok()) {
+      (void)ReleaseLease(*local, request.workflow, holder_);
+      return id.status();
+    }
+    run.id = *id;
+    run.workflow = request.workflow;
+    run.trigger = request.trigger;
+    run.holder = holder_;
+    run.started = NowSeconds();
+    spdlog::info("workflow {} run {} started ({})", run.workflow, run.id, run.trigger);
+    outcome =
+        request.workflow == kReplicate ? Replicate(request, sources, run, *local, lease_lost) : Cleanup(run, *local);
+  }
+  run.status = outcome.ok() ? "done" : "error";
+  run.error = outcome.ok() ? "" : outcome.message();
+  run.ended = NowSeconds();
+  if (Status s = FinishRun(*local, run.id, run.status, run.error); !s.ok()) {
+    spdlog::error("workflow {} run {}: cannot record its end: {}", run.workflow, run.id, s.ToString());
+  }
+  (void)ReleaseLease(*local, request.workflow, holder_);
+  if (outcome.ok()) {
+    spdlog::info("workflow {} run {} done in {} s", run.workflow, run.id, run.ended - run.started);
+  } else {
+    spdlog::error("workflow {} run {} stopped in error: {}", run.workflow, run.id, xml::Printable(run.error));
+  }
+  return run;
+}
+
+Status Runner::Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
+                         store::Database& local, const std::atomic<bool>& lease_lost) {
+  Result<std::unique_ptr<store::Database>> cloud = store::OpenDatabase(options_.cloud_url);
+  if (!cloud.ok()) {
+    return CodedError(Status::Code::kUnavailable, "SYN-500001",
+                      fmt::format("The cloud database is unavailable: {}; every staged row stays staged for the next "
+                                  "run.",
+                                  cloud.status().message()));
+  }
+  // The merge reads staging on a connection of its own (the run's connection
+  // records the history meanwhile).
+  SB_ASSIGN_OR_RETURN(auto reader, local_.Acquire());
+  std::vector<std::string> errors;
+  for (const schema::Schema* source : sources) {
+    const schema::Schema* stg = schemas_.Find(source->stg_schema);
+    if (stg == nullptr) continue;
+    sync::MergeOptions options;
+    options.batch_rows = options_.batch_rows;
+    options.on_batch = [&](const sync::Progress& p) -> Status {
+      double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0;
+      spdlog::info("workflow {} run {}: {} {}/{} staged rows merged ({:.0f} rows/s)", run.workflow, run.id, p.schema,
+                   p.done, p.total, rate);
+      if (request.on_progress) request.on_progress(p);
+      if (lease_lost) {
+        return CodedError(Status::Code::kAborted, "SYN-300005",
+                          "The run lost its lease (another process may have taken over); it stopped after its last "
+                          "committed batch.");
+      }
+      if (request.stop != nullptr && *request.stop) {
+        return CodedError(Status::Code::kAborted, "SYN-300006",
+                          "The run was stopped (server shutting down) after its last committed batch.");
+      }
+      return Status::Ok();
+    };
+    sync::Merger merger(*reader, **cloud, options);
+    sync::SchemaResult result;
+    Status s = merger.Merge(*source, *stg, result);
+    if (Status r = RecordSchema(local, run.id, result); !r.ok()) {
+      spdlog::error("workflow {} run {}: cannot record {}: {}", run.workflow, run.id, source->id(), r.ToString());
+    }
+    spdlog::info("workflow {} run {}: {}", run.workflow, run.id, Summary(result));
+    run.schemas.push_back(std::move(result));
+    if (!s.ok()) {
+      errors.push_back(fmt::format("{}: {}", source->id(), s.message()));
+      if (s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kAborted) break;  // no use going on
+    }
+  }
+  if (errors.empty()) return Status::Ok();
+  return Status::Internal(fmt::format("{}", fmt::join(errors, "; ")));
+}
+
+Status Runner::Cleanup(RunRecord& run, store::Database& local) {
+  std::vector<std::string> done;
+  SB_ASSIGN_OR_RETURN(std::int64_t runs, PurgeRuns(local, NowSeconds() - options_.history_days * 86400));
+  done.push_back(fmt::format("{} old run(s) purged", runs));
+  if (options_.purge_sessions) {
+    SB_ASSIGN_OR_RETURN(std::int64_t sessions, options_.purge_sessions());
+    done.push_back(fmt::format("{} expired session(s) purged", sessions));
+  }
+  // Staged rows the cloud already applied (a replicate run died before clearing them).
+  SB_ASSIGN_OR_RETURN(auto sources, Sources(""));
+  if (!sources.empty()) {
+    Result<std::unique_ptr<store::Database>> cloud = store::OpenDatabase(options_.cloud_url);
+    if (!cloud.ok()) {
+      done.push_back("merged leftovers not checked: the cloud database is unavailable");
+    } else {
+      std::int64_t cleared = 0;
+      for (const schema::Schema* source : sources) {
+        if (const schema::Schema* stg = schemas_.Find(source->stg_schema)) {
+          SB_ASSIGN_OR_RETURN(std::int64_t n, sync::ClearMerged(local, **cloud, *source, *stg));
+          cleared += n;
+        }
+      }
+      done.push_back(fmt::format("{} merged leftover row(s) cleared", cleared));
+    }
+  }
+  spdlog::info("workflow {} run {}: {}", run.workflow, run.id, fmt::join(done, ", "));
+  return Status::Ok();
+}
+
+}  // namespace stagebridge::workflow

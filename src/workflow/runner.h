@@ -1,0 +1,77 @@
+// runner.h — runs the technical workflows of SPEC §4, one run per workflow at a
+// time across every process sharing the local database (a lease, renewed by a
+// heartbeat while the run lasts; a crashed holder's lease expires), and records
+// each run in the history.
+//
+//   ffdaReplicateStagingData  merge every staged schema (or one) into the cloud
+//   cleanup                   purge old run history, expired sessions, merged leftovers
+//
+// Thread-safety: thread-safe; Run() blocks for the whole run.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "schema/schema_set.h"
+#include "store/pool.h"
+#include "sync/merger.h"
+#include "workflow/history.h"
+
+namespace stagebridge::workflow {
+
+inline constexpr const char* kReplicate = "ffdaReplicateStagingData";
+inline constexpr const char* kCleanup = "cleanup";
+
+// The workflows Run() knows, in display order.
+const std::vector<std::string>& Workflows();
+
+struct RunnerOptions {
+  std::string cloud_url;
+  std::int64_t batch_rows = 100000;
+  std::int64_t lease_seconds = 60;
+  std::int64_t history_days = 30;
+  // Cleanup hook purging expired sessions (the auth module owns them); may be empty.
+  std::function<Result<std::int64_t>()> purge_sessions;
+};
+
+struct RunRequest {
+  std::string workflow;
+  std::string schema;  // replicate: one source schema ("dem:sampleTable"), "" = all
+  std::string trigger = "cli";
+  bool wait_for_lease = true;  // false: fail with kFailedPrecondition when another run holds it
+  std::function<void(const sync::Progress&)> on_progress;
+  const std::atomic<bool>* stop = nullptr;  // set to end the run after its current batch
+};
+
+class Runner {
+ public:
+  Runner(store::ConnectionPool& local, const schema::SchemaSet& schemas, RunnerOptions options);
+
+  // Creates the history and lease tables. Call once before Run().
+  Status Prepare();
+
+  // Runs a workflow to its end. A run that fails (cloud unreachable, say) is
+  // returned with status "error" and its error text; a Status error means it
+  // could not start (unknown workflow or schema, local database down, lease busy).
+  Result<RunRecord> Run(const RunRequest& request);
+
+  const std::string& holder() const { return holder_; }
+
+ private:
+  Status Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
+                   store::Database& local, const std::atomic<bool>& lease_lost);
+  Status Cleanup(RunRecord& run, store::Database& local);
+  // Staged source schemas to merge: all, or the one named.
+  Result<std::vector<const schema::Schema*>> Sources(const std::string& name) const;
+
+  store::ConnectionPool& local_;
+  const schema::SchemaSet& schemas_;
+  const RunnerOptions options_;
+  std::string holder_;
+};
+
+}  // namespace stagebridge::workflow
