@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/commands_operator.h"
+#include "cli/commands_workflow.h"
 #include "cli/config.h"
 
 namespace stagebridge::cli {
@@ -80,6 +81,24 @@ int RunCli(int argc, char** argv) {
   op_password->add_option("login", op_login, "login")->required();
   op_password->add_flag("--password-stdin", op_password_stdin, "read the password from standard input")->required();
 
+  CLI::App* workflow_cmd = app.add_subcommand("workflow", "technical workflows: run now, list, run history");
+  workflow_cmd->require_subcommand(1);
+  WorkflowRunOptions wf_run;
+  std::string wf_name;
+  int wf_limit = 20;
+  bool wf_json = false;
+  CLI::App* wf_run_cmd = workflow_cmd->add_subcommand(
+      "run", "run a workflow now and wait for its end (whether or not a server is running)");
+  wf_run_cmd->add_option("name", wf_run.name, "ffdaReplicateStagingData or cleanup")->required();
+  wf_run_cmd->add_option("--schema", wf_run.schema, "replicate only this staged schema, e.g. dem:sampleTable");
+  wf_run_cmd->add_flag("--no-wait", wf_run.no_wait, "fail at once when another run of the workflow is in progress");
+  wf_run_cmd->add_flag("--json", wf_run.json, "print the run as JSON");
+  CLI::App* wf_list = workflow_cmd->add_subcommand("list", "list the workflows, their schedules and last runs");
+  CLI::App* wf_history = workflow_cmd->add_subcommand("history", "show the newest runs of a workflow");
+  wf_history->add_option("name", wf_name, "ffdaReplicateStagingData or cleanup")->required();
+  wf_history->add_option("--limit", wf_limit, "how many runs (default 20)")->check(CLI::Range(1, 100000));
+  wf_history->add_flag("--json", wf_json, "print the runs as JSON");
+
   CLI::App* config_cmd = app.add_subcommand("config", "configuration");
   config_cmd->require_subcommand(1);
   CLI::App* config_show =
@@ -121,6 +140,9 @@ int RunCli(int argc, char** argv) {
   if (show->parsed()) return CmdSchemaShow(*config, show_dir, show_id, show_internal);
   if (list->parsed()) return CmdSchemaList(*config, list_dir);
   if (config_show->parsed()) return CmdConfigShow(*config);
+  if (wf_run_cmd->parsed()) return CmdWorkflowRun(*config, wf_run);
+  if (wf_list->parsed()) return CmdWorkflowList(*config);
+  if (wf_history->parsed()) return CmdWorkflowHistory(*config, wf_name, wf_limit, wf_json);
   if (op_add->parsed()) return CmdOperatorAdd(*config, op_login, op_admin, op_schemas, std::cin);
   if (op_list->parsed()) return CmdOperatorList(*config);
   if (op_disable->parsed()) return CmdOperatorDisable(*config, op_login);

@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "auth/authenticator.h"
 #include "cli/config.h"
+#include "workflow/runner.h"
 
 namespace stagebridge::cli {
 
@@ -19,5 +21,9 @@ int CmdSchemaShow(const Config& config, const std::string& schemas_dir, const st
 int CmdSchemaList(const Config& config, const std::string& schemas_dir);
 int CmdServe(const Config& config);
 int CmdConfigShow(const Config& config);
+
+// Settings of the components several commands build.
+auth::AuthOptions AuthOptionsFrom(const Config& config);
+workflow::RunnerOptions RunnerOptionsFrom(const Config& config, auth::Authenticator& authenticator);
 
 }  // namespace stagebridge::cli

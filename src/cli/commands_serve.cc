@@ -16,6 +16,7 @@
 #include "soap/wsdl.h"
 #include "staging/writer.h"
 #include "store/pool.h"
+#include "workflow/scheduler.h"
 
 namespace stagebridge::cli {
 namespace {
@@ -56,6 +57,16 @@ auth::AuthOptions AuthOptionsFrom(const Config& config) {
   return options;
 }
 
+workflow::RunnerOptions RunnerOptionsFrom(const Config& config, auth::Authenticator& authenticator) {
+  workflow::RunnerOptions options;
+  options.cloud_url = config.Get("cloud_db");
+  options.batch_rows = config.GetInt("batch_rows");
+  options.lease_seconds = config.GetInt("lease_seconds");
+  options.history_days = config.GetInt("history_days");
+  options.purge_sessions = [&authenticator] { return authenticator.PurgeExpiredSessions(); };
+  return options;
+}
+
 int CmdServe(const Config& config) {
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
   if (!schemas.ok()) return Fail("schemas", schemas.status());
@@ -85,8 +96,22 @@ int CmdServe(const Config& config) {
   });
   MetricsObserver observer(metrics);
   router.set_observer(&observer);
+  // The technical workflows: on their schedules, or now (SOAP, CLI).
+  workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));
+  if (Status s = runner.Prepare(); !s.ok()) return Fail("local database", s);
+  std::vector<workflow::Scheduler::Entry> entries;
+  for (const auto& [name, key] : {std::pair<std::string, std::string>{workflow::kReplicate, "replicate_schedule"},
+                                  std::pair<std::string, std::string>{workflow::kCleanup, "cleanup_schedule"}}) {
+    entries.push_back({name, *workflow::ParseSchedule(config.Get(key))});  // validated with the configuration
+  }
+  workflow::Scheduler scheduler(runner, std::move(entries));
+
   services::Deps deps{
-      authenticator, *schemas, writer, router, config.Get("instance_name"), config.GetInt("session_lifetime")};
+      authenticator, *schemas, writer, router, config.Get("instance_name"), config.GetInt("session_lifetime"), {}};
+  deps.start_workflow = [&scheduler](const std::string& workflow, const std::string& schema,
+                                     const std::string& trigger) {
+    return scheduler.RunNow(workflow, schema, trigger);
+  };
   services::RegisterAll(router, deps);
 
   metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",
@@ -158,7 +183,9 @@ int CmdServe(const Config& config) {
                store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size());
   // A line on stdout that scripts and tests wait for instead of sleeping.
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
+  scheduler.Start();
   server.Wait();
+  scheduler.Stop();  // a run in progress stops after its current batch
   spdlog::info("stopped");
   return kExitOk;
 }

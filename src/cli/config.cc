@@ -10,6 +10,7 @@
 
 #include "http/server.h"
 #include "store/database.h"
+#include "workflow/schedule.h"
 
 extern char** environ;
 
@@ -34,6 +35,9 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"replicate_schedule", "every 1h", "schedule of ffdaReplicateStagingData (staging → cloud merge)"},
       {"unsubscribe_schedule", "every 1h", "schedule of ffdaUnsubscribe (subscription processing)"},
       {"cleanup_schedule", "daily 04:00", "schedule of cleanup (expired sessions, old run logs)"},
+      {"batch_rows", "100000", "staged rows per cloud transaction in a sync run (memory stays bounded)"},
+      {"lease_seconds", "60", "lifetime of a workflow run's lease, renewed while it runs (a crashed holder's expires)"},
+      {"history_days", "30", "days of workflow run history kept by cleanup"},
   };
   return kKeys;
 }
@@ -137,37 +141,7 @@ Result<Config> LoadConfig(const std::string& config_path, const std::map<std::st
 }
 
 Status ValidateSchedule(std::string_view key, std::string_view value) {
-  auto bad = [&] {
-    return Status::InvalidArgument(fmt::format(
-        "{}: '{}' is not a schedule (use \"every 30s\", \"every 5m\", \"every 1h\", \"every 1d\", \"hourly\", "
-        "\"daily HH:MM\" or \"off\")",
-        key, value));
-  };
-  if (value == "off" || value == "hourly") return Status::Ok();
-  if (value.starts_with("every ")) {
-    std::string_view rest = value.substr(6);
-    if (rest.size() < 2) return bad();
-    char unit = rest.back();
-    std::string_view digits = rest.substr(0, rest.size() - 1);
-    unsigned n = 0;
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc() || p != digits.data() + digits.size() || n == 0) return bad();
-    if (unit != 's' && unit != 'm' && unit != 'h' && unit != 'd') return bad();
-    return Status::Ok();
-  }
-  if (value.starts_with("daily ")) {
-    std::string_view hm = value.substr(6);
-    if (hm.size() != 5 || hm[2] != ':' || !std::isdigit(static_cast<unsigned char>(hm[0])) ||
-        !std::isdigit(static_cast<unsigned char>(hm[1])) || !std::isdigit(static_cast<unsigned char>(hm[3])) ||
-        !std::isdigit(static_cast<unsigned char>(hm[4]))) {
-      return bad();
-    }
-    int h = (hm[0] - '0') * 10 + (hm[1] - '0');
-    int m = (hm[3] - '0') * 10 + (hm[4] - '0');
-    if (h > 23 || m > 59) return bad();
-    return Status::Ok();
-  }
-  return bad();
+  return workflow::ParseSchedule(value).status().WithContext(std::string(key));
 }
 
 Status Validate(const Config& config) {
@@ -194,6 +168,9 @@ Status Validate(const Config& config) {
     return Status::InvalidArgument(fmt::format("log_level ({}): '{}' is not one of trace, debug, info, warn, error",
                                                config.origins.at("log_level"), level));
   }
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "batch_rows", 1, 10000000));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lease_seconds", 1, 86400));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "history_days", 1, 36500));
   for (const char* key : {"replicate_schedule", "unsubscribe_schedule", "cleanup_schedule"}) {
     SB_RETURN_IF_ERROR(ValidateSchedule(key, config.Get(key)).WithContext(config.origins.at(key)));
   }

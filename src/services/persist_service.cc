@@ -76,6 +76,7 @@ soap::ServiceDef MakePersistService(Deps& deps) {
 void RegisterAll(soap::Router& router, Deps& deps) {
   router.AddService(MakeSessionService(deps));
   router.AddService(MakePersistService(deps));
+  router.AddService(MakeReplicationService(deps));
 }
 
 }  // namespace stagebridge::services

@@ -3,10 +3,12 @@
 //
 //   xtk:session  Logon, Logoff, GetUserInfo, Ingest, IngestExt
 //   xtk:persist  GetEntityIfMoreRecent (method discovery, compiled schemas)
+//   nms:replicationStrategy  StartReplicateStagingData (run the staging sync now)
 //
 // Thread-safety: the services hold references to thread-safe components only.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "auth/authenticator.h"
@@ -23,10 +25,15 @@ struct Deps {
   const soap::Router& router;  // for discovery: the registered services
   std::string instance_name = "stagebridge";
   std::int64_t session_lifetime_seconds = 86400;
+  // Queues a run of a technical workflow (the scheduler's RunNow); false when
+  // no scheduler runs it. Empty in processes without a scheduler.
+  std::function<bool(const std::string& workflow, const std::string& schema, const std::string& trigger)>
+      start_workflow;
 };
 
 soap::ServiceDef MakeSessionService(Deps& deps);
 soap::ServiceDef MakePersistService(Deps& deps);
+soap::ServiceDef MakeReplicationService(Deps& deps);
 
 // Registers every service on `router`.
 void RegisterAll(soap::Router& router, Deps& deps);

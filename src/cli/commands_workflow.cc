@@ -1,0 +1,174 @@
+// commands_workflow.cc — `workflow run|list|history`: the technical workflows
+// from the command line, whether or not a server is running (the lease in the
+// local database keeps one run at a time across processes).
+#include "cli/commands_workflow.h"
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "auth/authenticator.h"
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "schema/schema_set.h"
+#include "store/pool.h"
+#include "workflow/history.h"
+#include "workflow/runner.h"
+
+namespace stagebridge::cli {
+namespace {
+
+int Fail(const Status& status) {
+  std::cerr << "stagebridge: " << status.message() << "\n";
+  return kExitFailed;
+}
+
+std::string LocalTime(std::int64_t epoch) {
+  if (epoch <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string RunJson(const workflow::RunRecord& run) {
+  std::vector<std::string> schemas;
+  for (const sync::SchemaResult& s : run.schemas) {
+    std::vector<std::string> rejections;
+    for (const std::string& r : s.rejections) rejections.push_back(JsonString(r));
+    schemas.push_back(fmt::format(
+        "{{\"schema\":{},\"staged\":{},\"inserted\":{},\"updated\":{},\"deleted\":{},\"rejected\":{},\"batches\":{},"
+        "\"rejections\":[{}]}}",
+        JsonString(s.schema), s.staged, s.inserted, s.updated, s.deleted, s.rejected, s.batches,
+        fmt::join(rejections, ",")));
+  }
+  return fmt::format(
+      "{{\"id\":{},\"workflow\":{},\"trigger\":{},\"holder\":{},\"start\":{},\"end\":{},\"status\":{},\"error\":{},"
+      "\"schemas\":[{}]}}",
+      run.id, JsonString(run.workflow), JsonString(run.trigger), JsonString(run.holder), run.started, run.ended,
+      JsonString(run.status), JsonString(run.error), fmt::join(schemas, ","));
+}
+
+void PrintRun(const workflow::RunRecord& run, std::ostream& out) {
+  out << fmt::format("{} run {}: {} (trigger {}, started {}, {})\n", run.workflow, run.id, run.status, run.trigger,
+                     LocalTime(run.started),
+                     run.ended > 0 ? fmt::format("{} s", run.ended - run.started) : std::string("running"));
+  if (!run.error.empty()) out << "  error: " << run.error << "\n";
+  for (const sync::SchemaResult& s : run.schemas) {
+    out << fmt::format("  {}: {} staged row(s) merged: {} inserted, {} updated, {} deleted, {} rejected\n", s.schema,
+                       s.staged, s.inserted, s.updated, s.deleted, s.rejected);
+    for (const std::string& r : s.rejections) out << "    rejected " << r << "\n";
+    if (static_cast<std::int64_t>(s.rejections.size()) < s.rejected) {
+      out << fmt::format("    … {} more rejected row(s) not listed\n",
+                         s.rejected - static_cast<std::int64_t>(s.rejections.size()));
+    }
+  }
+}
+
+// A progress bar on a terminal (stderr), nothing otherwise.
+void ShowProgress(const sync::Progress& p) {
+  double fraction = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1.0;
+  int filled = static_cast<int>(fraction * 30);
+  double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0;
+  std::cerr << fmt::format("\r{} [{}{}] {:3.0f}% {}/{} rows, {:.0f} rows/s ", p.schema, std::string(filled, '#'),
+                           std::string(30 - filled, ' '), fraction * 100, p.done, p.total, rate)
+            << std::flush;
+  if (p.done >= p.total) std::cerr << "\n";
+}
+
+}  // namespace
+
+int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
+  Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
+  if (!schemas.ok()) return Fail(schemas.status());
+  store::ConnectionPool pool(config.Get("local_db"), 4);
+  auth::Authenticator authenticator(pool, AuthOptionsFrom(config));
+  workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));
+  if (Status s = runner.Prepare(); !s.ok()) return Fail(s);
+  workflow::RunRequest request;
+  request.workflow = options.name;
+  request.schema = options.schema;
+  request.trigger = "cli";
+  request.wait_for_lease = !options.no_wait;
+  if (isatty(STDERR_FILENO) != 0) request.on_progress = ShowProgress;
+  Result<workflow::RunRecord> run = runner.Run(request);
+  if (!run.ok()) return Fail(run.status());
+  if (options.json) {
+    std::cout << RunJson(*run) << "\n";
+  } else {
+    PrintRun(*run, std::cout);
+  }
+  return run->status == "done" ? kExitOk : kExitFailed;
+}
+
+int CmdWorkflowList(const Config& config) {
+  Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));
+  if (!db.ok()) return Fail(db.status());
+  if (Status s = workflow::EnsureHistoryTables(**db); !s.ok()) return Fail(s);
+  std::map<std::string, std::string> schedules{{workflow::kReplicate, config.Get("replicate_schedule")},
+                                               {workflow::kCleanup, config.Get("cleanup_schedule")}};
+  std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", "WORKFLOW", "SCHEDULE", "LAST RUN", "RUNNING NOW");
+  for (const std::string& name : workflow::Workflows()) {
+    Result<std::vector<workflow::RunRecord>> runs = workflow::ListRuns(**db, name, 1);
+    if (!runs.ok()) return Fail(runs.status());
+    Result<std::optional<std::string>> holder = workflow::LeaseHolder(**db, name);
+    if (!holder.ok()) return Fail(holder.status());
+    std::string last = runs->empty() ? "never"
+                                     : fmt::format("{} {} at {}", runs->front().id, runs->front().status,
+                                                   LocalTime(runs->front().started));
+    std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", name, schedules[name], last,
+                             holder->has_value() ? "yes (" + **holder + ")" : "no");
+  }
+  return kExitOk;
+}
+
+int CmdWorkflowHistory(const Config& config, const std::string& name, int limit, bool json) {
+  bool known = false;
+  for (const std::string& w : workflow::Workflows()) known = known || w == name;
+  if (!known) {
+    std::cerr << fmt::format("stagebridge: unknown workflow '{}' (known: {})\n", name,
+                             fmt::join(workflow::Workflows(), ", "));
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));
+  if (!db.ok()) return Fail(db.status());
+  if (Status s = workflow::EnsureHistoryTables(**db); !s.ok()) return Fail(s);
+  Result<std::vector<workflow::RunRecord>> runs = workflow::ListRuns(**db, name, limit);
+  if (!runs.ok()) return Fail(runs.status());
+  if (json) {
+    std::vector<std::string> items;
+    for (const workflow::RunRecord& r : *runs) items.push_back(RunJson(r));
+    std::cout << "[" << fmt::format("{}", fmt::join(items, ",\n")) << "]\n";
+    return kExitOk;
+  }
+  if (runs->empty()) std::cout << "no runs of " << name << " yet\n";
+  for (const workflow::RunRecord& r : *runs) PrintRun(r, std::cout);
+  return kExitOk;
+}
+
+}  // namespace stagebridge::cli
