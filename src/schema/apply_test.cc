@@ -119,7 +119,7 @@ TEST_P(ApplyTest, CreatesCloudAndStagingTablesForSampleTable) {
   ASSERT_TRUE(*local_db_->TableExists("DemSampleTableStg"));
   EXPECT_FALSE(*local_db_->TableExists("DemSampleTable"));
   EXPECT_EQ(ColumnNames(*local_db_, "DemSampleTableStg"),
-            (std::vector<std::string>{"idelete", "istgop", "istgrun", "istgseq", "stestcol1", "stestcol2",
+            (std::vector<std::string>{"idelete", "istgkey", "istgop", "istgseq", "stestcol1", "stestcol2",
                                       "tslastmodified", "usampletableid"}));
   auto stg_cols = Columns(*local_db_, "DemSampleTableStg");
   EXPECT_EQ(stg_cols["idelete"].type, "SMALLINT");
