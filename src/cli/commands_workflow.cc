@@ -101,6 +101,14 @@ void ShowProgress(const sync::Progress& p) {
   if (p.done >= p.total) std::cerr << "\n";
 }
 
+// Whether any run was ever recorded. The read-only commands never create the
+// tables: they must not need the write lock of an SQLite database a run holds.
+Result<bool> HistoryExists(store::Database& db) {
+  SB_ASSIGN_OR_RETURN(bool runs, db.TableExists("SbWorkflowRun"));
+  SB_ASSIGN_OR_RETURN(bool lease, db.TableExists("SbWorkflowLease"));
+  return runs && lease;
+}
+
 }  // namespace
 
 int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
@@ -129,14 +137,17 @@ int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
 int CmdWorkflowList(const Config& config) {
   Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));
   if (!db.ok()) return Fail(db.status());
-  if (Status s = workflow::EnsureHistoryTables(**db); !s.ok()) return Fail(s);
+  Result<bool> ready = HistoryExists(**db);
+  if (!ready.ok()) return Fail(ready.status());
   std::map<std::string, std::string> schedules{{workflow::kReplicate, config.Get("replicate_schedule")},
                                                {workflow::kCleanup, config.Get("cleanup_schedule")}};
   std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", "WORKFLOW", "SCHEDULE", "LAST RUN", "RUNNING NOW");
   for (const std::string& name : workflow::Workflows()) {
-    Result<std::vector<workflow::RunRecord>> runs = workflow::ListRuns(**db, name, 1);
+    Result<std::vector<workflow::RunRecord>> runs =
+        *ready ? workflow::ListRuns(**db, name, 1) : std::vector<workflow::RunRecord>{};
     if (!runs.ok()) return Fail(runs.status());
-    Result<std::optional<std::string>> holder = workflow::LeaseHolder(**db, name);
+    Result<std::optional<std::string>> holder =
+        *ready ? workflow::LeaseHolder(**db, name) : std::optional<std::string>{};
     if (!holder.ok()) return Fail(holder.status());
     std::string last = runs->empty() ? "never"
                                      : fmt::format("{} {} at {}", runs->front().id, runs->front().status,
@@ -157,8 +168,10 @@ int CmdWorkflowHistory(const Config& config, const std::string& name, int limit,
   }
   Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));
   if (!db.ok()) return Fail(db.status());
-  if (Status s = workflow::EnsureHistoryTables(**db); !s.ok()) return Fail(s);
-  Result<std::vector<workflow::RunRecord>> runs = workflow::ListRuns(**db, name, limit);
+  Result<bool> ready = HistoryExists(**db);
+  if (!ready.ok()) return Fail(ready.status());
+  Result<std::vector<workflow::RunRecord>> runs =
+      *ready ? workflow::ListRuns(**db, name, limit) : std::vector<workflow::RunRecord>{};
   if (!runs.ok()) return Fail(runs.status());
   if (json) {
     std::vector<std::string> items;

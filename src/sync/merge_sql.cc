@@ -95,6 +95,14 @@ std::string MergeSql::KeyList(int kind, const std::string& alias) const {
   return fmt::format("({})", fmt::join(parts, ", "));
 }
 
+// `key IN (SELECT key FROM …)`: the left side is a row value for a composite
+// key, the subquery's select list is never parenthesised (a parenthesised list
+// is one record-typed column on PostgreSQL, a misused row value on SQLite).
+std::string MergeSql::KeyIn(int kind, const std::string& from_where) const {
+  return fmt::format("{} IN (SELECT {} FROM {})", KeyList(kind, ""),
+                     fmt::join(key_columns_[static_cast<std::size_t>(kind)], ", "), from_where);
+}
+
 std::string MergeSql::InsertFrom(const std::string& where) const {
   std::vector<std::string> cols{id_column_};
   std::vector<std::string> values{"t." + id_column_};
@@ -120,14 +128,31 @@ std::vector<MergeStatement> MergeSql::Statements(const BatchKinds& batch) const 
     return false;
   };
 
-  // 1. Rejections. An Ingest whose id or declared key is already in the cloud is
+  // 1. Deletes, and the delete half of replaces. An acknowledged delete always
+  // applies (a replace whose new values are rejected leaves the key deleted),
+  // and applies first: a key value it frees may be taken by another write of the
+  // batch (delete a recipient, ingest a new one with the same email) — as it
+  // would be were the two in different batches.
+  for (int j = 0; j < kinds(); ++j) {
+    if (batch.Has(kDelete, j)) {
+      out.push_back({fmt::format("DELETE FROM {} WHERE {}", C,
+                                 KeyIn(j, fmt::format("{} WHERE iStgOp = {} AND iStgKey = {}", T, kDelete, j))),
+                     Tally::kDeleted});
+    }
+    if (batch.Has(kReplace, j)) {
+      out.push_back({fmt::format("DELETE FROM {} WHERE {}", C,
+                                 KeyIn(j, fmt::format("{} WHERE iStgOp = {} AND iStgKey = {}", T, kReplace, j))),
+                     Tally::kReplacedDeleted});
+    }
+  }
+
+  // 2. Rejections. An Ingest whose id or declared key is already in the cloud is
   // a duplicate; an upsert or replace must not take a key value another cloud row
   // holds; a row that would be inserted needs every mandatory value.
   if (any_kind(kInsert)) {
     for (int k = 0; k < kinds(); ++k) {
-      out.push_back({fmt::format("UPDATE {0} SET iRej = {1} WHERE iRej = 0 AND iStgOp = {2} AND {3} IN (SELECT {4} "
-                                 "FROM {5})",
-                                 T, kRejectKeyBase + k, kInsert, KeyList(k, ""), KeyList(k, ""), C),
+      out.push_back({fmt::format("UPDATE {0} SET iRej = {1} WHERE iRej = 0 AND iStgOp = {2} AND {3}", T,
+                                 kRejectKeyBase + k, kInsert, KeyIn(k, C)),
                      Tally::kRejected});
     }
   }
@@ -158,22 +183,6 @@ std::vector<MergeStatement> MergeSql::Statements(const BatchKinds& batch) const 
                        T, fmt::join(null_cases, " "), j, fmt::join(null_checks, " OR "), kInsert, kReplace, kUpsert, C,
                        Match(j, "c", T)),
            Tally::kRejected});
-    }
-  }
-
-  // 2. Deletes, and the delete half of replaces.
-  for (int j = 0; j < kinds(); ++j) {
-    if (batch.Has(kDelete, j)) {
-      out.push_back({fmt::format("DELETE FROM {0} WHERE {1} IN (SELECT {1} FROM {2} WHERE iStgOp = {3} AND iStgKey = "
-                                 "{4})",
-                                 C, KeyList(j, ""), T, kDelete, j),
-                     Tally::kDeleted});
-    }
-    if (batch.Has(kReplace, j)) {
-      out.push_back({fmt::format("DELETE FROM {0} WHERE {1} IN (SELECT {1} FROM {2} WHERE iStgOp = {3} AND iStgKey = "
-                                 "{4} AND iRej = 0)",
-                                 C, KeyList(j, ""), T, kReplace, j),
-                     Tally::kReplacedDeleted});
     }
   }
 

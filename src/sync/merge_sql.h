@@ -3,8 +3,8 @@
 // A batch of staged rows is bulk-loaded into a temporary table T in the cloud
 // database (the staging columns the merge needs, plus iRej, the rejection code
 // the merge sets), then merged into the cloud table C by a few statements, each
-// over a whole operation kind (operation × reconciliation key): rejections,
-// deletes, updates, inserts. Never row by row.
+// over a whole operation kind (operation × reconciliation key): deletes,
+// rejections, updates, inserts. Never row by row.
 //
 // Every identifier comes from the compiled schema (validated names); no value is
 // ever part of the text.
@@ -73,6 +73,8 @@ class MergeSql {
  private:
   std::string Match(int kind, const std::string& left, const std::string& right) const;
   std::string KeyList(int kind, const std::string& alias) const;
+  // "<key> IN (SELECT <key columns> FROM <from_where>)".
+  std::string KeyIn(int kind, const std::string& from_where) const;
   std::string InsertFrom(const std::string& where) const;
 
   const schema::Schema& source_;

@@ -80,6 +80,15 @@ std::int64_t AsInt(const store::Value& v) {
   return 0;
 }
 
+// EnsureTable, tolerating another connection creating the table at the same
+// moment: PostgreSQL fails the loser of two concurrent CREATE TABLE IF NOT
+// EXISTS (a unique violation in its catalog, or "type … already exists").
+// Once the table exists a second call finds it; a real error fails it again.
+Status EnsureTableRacing(store::Database& db, const store::TableSpec& spec) {
+  if (store::EnsureTable(db, spec).ok()) return Status::Ok();
+  return store::EnsureTable(db, spec).status();
+}
+
 Result<std::int64_t> ScalarInt(store::Database& db, std::string_view sql, const store::Params& params) {
   SB_ASSIGN_OR_RETURN(auto rows, db.Query(sql, params));
   if (rows.empty() || rows[0].empty() || store::IsNull(rows[0][0])) return std::int64_t{0};
@@ -203,7 +212,8 @@ class SchemaMerge {
     if (cloud_.kind() == store::DialectKind::kPostgres) {
       SB_RETURN_IF_ERROR(cloud_.Execute("ANALYZE " + sql_.temp_table()).status());
     }
-    std::int64_t rejected = 0;
+    // The batch's figures count only once it committed (a failed batch changed nothing).
+    SchemaResult batch;
     std::int64_t replaced_deleted = 0;
     for (const MergeStatement& st : sql_.Statements(kinds)) {
       Result<std::int64_t> n = cloud_.Execute(st.sql);
@@ -212,27 +222,27 @@ class SchemaMerge {
         return n.status();
       }
       switch (st.tally) {
-        case Tally::kRejected: rejected += *n; break;
-        case Tally::kInserted: result_.inserted += *n; break;
-        case Tally::kUpdated: result_.updated += *n; break;
-        case Tally::kDeleted: result_.deleted += *n; break;
+        case Tally::kRejected: batch.rejected += *n; break;
+        case Tally::kInserted: batch.inserted += *n; break;
+        case Tally::kUpdated: batch.updated += *n; break;
+        case Tally::kDeleted: batch.deleted += *n; break;
         case Tally::kReplacedDeleted: replaced_deleted += *n; break;
         case Tally::kReplacedInserted: {
+          // A replace that found its row updated it; one that did not inserted;
+          // a deleted row whose new values were rejected stays deleted.
           std::int64_t replaced = std::min(replaced_deleted, *n);
-          result_.updated += replaced;
-          result_.inserted += *n - replaced;
+          batch.updated += replaced;
+          batch.inserted += *n - replaced;
+          batch.deleted += replaced_deleted - replaced;
           break;
         }
         case Tally::kNone: break;
       }
     }
-    if (rejected > 0) {
-      result_.rejected += rejected;
-      int room = kMaxRecordedRejections - static_cast<int>(result_.rejections.size());
-      if (room > 0) {
-        SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query(sql_.SelectRejected(room)));
-        for (const store::Row& row : rows) result_.rejections.push_back(sql_.DescribeRejection(row));
-      }
+    int room = kMaxRecordedRejections - static_cast<int>(result_.rejections.size());
+    if (batch.rejected > 0 && room > 0) {
+      SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query(sql_.SelectRejected(room)));
+      for (const store::Row& row : rows) batch.rejections.push_back(sql_.DescribeRejection(row));
     }
     SB_RETURN_IF_ERROR(cloud_
                            .Execute("UPDATE SbAppliedSeq SET iSeq = $3, tsApplied = CURRENT_TIMESTAMP WHERE sSource = "
@@ -242,6 +252,11 @@ class SchemaMerge {
     CrashPoint("merged");
     SB_RETURN_IF_ERROR(txn.Commit());
     result_.staged += kinds.Total();
+    result_.inserted += batch.inserted;
+    result_.updated += batch.updated;
+    result_.deleted += batch.deleted;
+    result_.rejected += batch.rejected;
+    for (std::string& r : batch.rejections) result_.rejections.push_back(std::move(r));
     return Status::Ok();
   }
 
@@ -322,7 +337,7 @@ Result<std::string> LocalSourceId(store::Database& local) {
   spec.columns = {{"sKey", store::ColumnType::kString, 64, true, ""},
                   {"sValue", store::ColumnType::kString, 255, true, ""}};
   spec.primary_key = {"sKey"};
-  SB_RETURN_IF_ERROR(store::EnsureTable(local, spec).status());
+  SB_RETURN_IF_ERROR(EnsureTableRacing(local, spec));
   SB_RETURN_IF_ERROR(
       local
           .Execute("INSERT INTO SbInstance (sKey, sValue) VALUES ('sourceId', $1) ON CONFLICT DO NOTHING",
@@ -341,7 +356,7 @@ Status EnsureCloudBookkeeping(store::Database& cloud) {
                   {"iSeq", store::ColumnType::kInt64, 0, true, "0"},
                   {"tsApplied", store::ColumnType::kTimestampTz, 0, false, ""}};
   spec.primary_key = {"sSource", "sSchema"};
-  return store::EnsureTable(cloud, spec).status();
+  return EnsureTableRacing(cloud, spec);
 }
 
 Result<std::int64_t> AppliedWatermark(store::Database& cloud, std::string_view source_id, std::string_view schema) {

@@ -175,6 +175,13 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
                                   "run.",
                                   cloud.status().message()));
   }
+  if ((*cloud)->kind() == store::DialectKind::kPostgres) {
+    // A holder frozen inside its cloud transaction (not dead: its lease expired)
+    // would keep the watermark row locked and block every later run; the server
+    // ends such a session, releasing the lock (the fence then refuses its batch).
+    (void)(*cloud)->Execute(fmt::format("SET idle_in_transaction_session_timeout = '{}s'",
+                                        2 * std::max<std::int64_t>(options_.lease_seconds, 1)));
+  }
   // The merge reads staging on a connection of its own (the run's connection
   // records the history meanwhile).
   SB_ASSIGN_OR_RETURN(auto reader, local_.Acquire());
