@@ -142,13 +142,15 @@ Status FinishRun(store::Database& db, std::int64_t run, std::string_view status,
       .status();
 }
 
-Status MarkInterrupted(store::Database& db, std::string_view workflow, std::string_view current_holder) {
+Status MarkInterrupted(store::Database& db, std::string_view workflow, std::string_view current_holder,
+                       std::int64_t now) {
   return db
       .Execute(
           "UPDATE SbWorkflowRun SET sStatus = 'interrupted', iEnd = $3, mError = 'the process running it "
           "stopped (crash or kill) before it finished; its unmerged rows stayed staged' WHERE sWorkflow = $1 "
-          "AND sStatus = 'running' AND sHolder <> $2",
-          {std::string(workflow), std::string(current_holder), NowSeconds()})
+          "AND sStatus = 'running' AND sHolder <> $2 AND NOT EXISTS (SELECT 1 FROM SbWorkflowLease l WHERE "
+          "l.sWorkflow = SbWorkflowRun.sWorkflow AND l.sHolder = SbWorkflowRun.sHolder AND l.iExpires > $3)",
+          {std::string(workflow), std::string(current_holder), now})
       .status();
 }
 
@@ -187,23 +189,24 @@ Result<std::int64_t> PurgeRuns(store::Database& db, std::int64_t before) {
 }
 
 Result<bool> TryAcquireLease(store::Database& db, std::string_view workflow, std::string_view holder,
-                             std::int64_t ttl_seconds) {
+                             std::int64_t ttl_seconds, std::int64_t now) {
   SB_RETURN_IF_ERROR(db.Execute("INSERT INTO SbWorkflowLease (sWorkflow, sHolder, iExpires) VALUES ($1, '', 0) ON "
                                 "CONFLICT DO NOTHING",
                                 {std::string(workflow)})
                          .status());
-  std::int64_t now = NowSeconds();
+  // Expired when iExpires <= now: the same instant LeaseHolder() stops naming
+  // the holder, so a lease is never both free to take and reported held.
   SB_ASSIGN_OR_RETURN(std::int64_t n, db.Execute("UPDATE SbWorkflowLease SET sHolder = $2, iExpires = $3 WHERE "
-                                                 "sWorkflow = $1 AND (sHolder = $2 OR iExpires < $4)",
+                                                 "sWorkflow = $1 AND (sHolder = $2 OR iExpires <= $4)",
                                                  {std::string(workflow), std::string(holder), now + ttl_seconds, now}));
   return n == 1;
 }
 
 Result<bool> RenewLease(store::Database& db, std::string_view workflow, std::string_view holder,
-                        std::int64_t ttl_seconds) {
+                        std::int64_t ttl_seconds, std::int64_t now) {
   SB_ASSIGN_OR_RETURN(std::int64_t n,
                       db.Execute("UPDATE SbWorkflowLease SET iExpires = $3 WHERE sWorkflow = $1 AND sHolder = $2",
-                                 {std::string(workflow), std::string(holder), NowSeconds() + ttl_seconds}));
+                                 {std::string(workflow), std::string(holder), now + ttl_seconds}));
   return n == 1;
 }
 
@@ -214,10 +217,10 @@ Status ReleaseLease(store::Database& db, std::string_view workflow, std::string_
       .status();
 }
 
-Result<std::optional<std::string>> LeaseHolder(store::Database& db, std::string_view workflow) {
-  SB_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT sHolder FROM SbWorkflowLease WHERE sWorkflow = $1 AND iExpires >= $2 "
+Result<std::optional<std::string>> LeaseHolder(store::Database& db, std::string_view workflow, std::int64_t now) {
+  SB_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT sHolder FROM SbWorkflowLease WHERE sWorkflow = $1 AND iExpires > $2 "
                                           "AND sHolder <> ''",
-                                          {std::string(workflow), NowSeconds()}));
+                                          {std::string(workflow), now}));
   if (rows.empty()) return std::optional<std::string>();
   return std::optional<std::string>(Text(rows[0][0]));
 }

@@ -24,6 +24,10 @@
 
 namespace stagebridge::workflow {
 
+// The wall clock, epoch seconds. Functions reading the time take it as a last
+// parameter defaulting to this, so tests pass their own.
+std::int64_t NowSeconds();
+
 struct RunRecord {
   std::int64_t id = 0;
   std::string workflow;
@@ -43,8 +47,11 @@ Result<std::int64_t> StartRun(store::Database& db, std::string_view workflow, st
 // Records (replaces) the outcome of one schema in the run.
 Status RecordSchema(store::Database& db, std::int64_t run, const sync::SchemaResult& result);
 Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error);
-// Runs still "running" whose holder no longer holds the lease become "interrupted".
-Status MarkInterrupted(store::Database& db, std::string_view workflow, std::string_view current_holder);
+// Runs of `workflow` still "running" whose holder is not `current_holder` and
+// does not hold the lease (it died: the lease expired or was taken over) become
+// "interrupted". A run whose holder still holds the lease is left alone.
+Status MarkInterrupted(store::Database& db, std::string_view workflow, std::string_view current_holder,
+                       std::int64_t now = NowSeconds());
 
 // The newest runs of `workflow` ("" = every workflow), newest first.
 Result<std::vector<RunRecord>> ListRuns(store::Database& db, std::string_view workflow, int limit);
@@ -52,16 +59,17 @@ Result<RunRecord> GetRun(store::Database& db, std::int64_t run);
 // Deletes finished runs that ended before `before` (epoch seconds); returns how many.
 Result<std::int64_t> PurgeRuns(store::Database& db, std::int64_t before);
 
-// The lease: held by `holder` until `iExpires`. TryAcquireLease takes it when
-// free, expired, or already ours; RenewLease extends it (false when lost).
+// The lease: held by `holder` while now < iExpires (= the time it was taken or
+// renewed + ttl_seconds; a ttl <= 0 gives a lease that has already expired).
+// TryAcquireLease takes it when free, expired, or already ours; RenewLease
+// extends it (false when lost: another holder took it).
 Result<bool> TryAcquireLease(store::Database& db, std::string_view workflow, std::string_view holder,
-                             std::int64_t ttl_seconds);
+                             std::int64_t ttl_seconds, std::int64_t now = NowSeconds());
 Result<bool> RenewLease(store::Database& db, std::string_view workflow, std::string_view holder,
-                        std::int64_t ttl_seconds);
+                        std::int64_t ttl_seconds, std::int64_t now = NowSeconds());
 Status ReleaseLease(store::Database& db, std::string_view workflow, std::string_view holder);
 // Who holds the lease now, if anyone.
-Result<std::optional<std::string>> LeaseHolder(store::Database& db, std::string_view workflow);
-
-std::int64_t NowSeconds();
+Result<std::optional<std::string>> LeaseHolder(store::Database& db, std::string_view workflow,
+                                               std::int64_t now = NowSeconds());
 
 }  // namespace stagebridge::workflow
