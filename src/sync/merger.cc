@@ -155,7 +155,8 @@ class SchemaMerge {
       SB_ASSIGN_OR_RETURN(std::int64_t hi, BatchEnd(lo, upto));
       SB_RETURN_IF_ERROR(MergeBatch(lo, hi));
       CrashPoint("committed");
-      SB_RETURN_IF_ERROR(Clear(hi).status());
+      // The last batch's clean-up may truncate (see ClearAll).
+      SB_RETURN_IF_ERROR(hi < upto ? Clear(hi).status() : ClearAll(hi));
       CrashPoint("cleared");
       ++result_.batches;
       lo = hi;
@@ -177,6 +178,28 @@ class SchemaMerge {
                                                 {lo, upto, std::max<std::int64_t>(options_.batch_rows, 1) - 1}));
     if (rows.empty()) return upto;
     return AsInt(rows[0][0]);
+  }
+
+  // Clears every staged row merged up to `upto`. When no row was written since
+  // (nothing above `upto`), PostgreSQL truncates the table instead of deleting
+  // row by row: under an ACCESS EXCLUSIVE lock (writers wait a moment) the check
+  // is repeated, so a write that slipped in is never truncated away.
+  Status ClearAll(std::int64_t upto) {
+    if (local_.kind() != store::DialectKind::kPostgres) return Clear(upto).status();
+    std::string above = "SELECT 1 FROM " + stg_.sql_table + " WHERE iStgSeq > $1 LIMIT 1";
+    SB_ASSIGN_OR_RETURN(auto newer, local_.Query(above, {upto}));
+    if (!newer.empty()) return Clear(upto).status();
+    store::Transaction txn(local_);
+    SB_RETURN_IF_ERROR(txn.Begin());
+    SB_RETURN_IF_ERROR(local_.Execute("LOCK TABLE " + stg_.sql_table + " IN ACCESS EXCLUSIVE MODE").status());
+    SB_ASSIGN_OR_RETURN(newer, local_.Query(above, {upto}));
+    SB_RETURN_IF_ERROR(local_
+                           .Execute(newer.empty() ? "TRUNCATE " + stg_.sql_table
+                                                  : "DELETE FROM " + stg_.sql_table + " WHERE iStgSeq <= $1",
+                                    newer.empty() ? store::Params{} : store::Params{upto})
+                           .status());
+    CrashPoint("clearing");
+    return txn.Commit();
   }
 
   // Deletes the staged rows merged up to `upto` (rows written since carry higher numbers).
