@@ -92,13 +92,13 @@ void PrintRun(const workflow::RunRecord& run, std::ostream& out) {
 
 // A progress bar on a terminal (stderr), nothing otherwise.
 void ShowProgress(const sync::Progress& p) {
-  double fraction = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1.0;
+  double fraction = p.total > 0 ? std::min(1.0, static_cast<double>(p.done) / static_cast<double>(p.total)) : 1.0;
   int filled = static_cast<int>(fraction * 30);
   double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0;
-  std::cerr << fmt::format("\r{} [{}{}] {:3.0f}% {}/{} rows, {:.0f} rows/s ", p.schema, std::string(filled, '#'),
-                           std::string(30 - filled, ' '), fraction * 100, p.done, p.total, rate)
+  std::cerr << fmt::format("\r{} [{}{}] {:3.0f}% {}/{} rows {}, {:.0f} rows/s ", p.schema, std::string(filled, '#'),
+                           std::string(30 - filled, ' '), fraction * 100, p.done, p.total, p.phase, rate)
             << std::flush;
-  if (p.done >= p.total) std::cerr << "\n";
+  if (p.phase == "merged" && p.done >= p.total) std::cerr << "\n";
 }
 
 // Whether any run was ever recorded. The read-only commands never create the
@@ -116,6 +116,7 @@ int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
   if (!schemas.ok()) return Fail(schemas.status());
   store::ConnectionPool pool(config.Get("local_db"), 4);
   auth::Authenticator authenticator(pool, AuthOptionsFrom(config));
+  if (Status s = authenticator.EnsureTables(); !s.ok()) return Fail(s);  // cleanup purges sessions
   workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));
   if (Status s = runner.Prepare(); !s.ok()) return Fail(s);
   workflow::RunRequest request;

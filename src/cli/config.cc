@@ -35,7 +35,7 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"replicate_schedule", "every 1h", "schedule of ffdaReplicateStagingData (staging → cloud merge)"},
       {"unsubscribe_schedule", "every 1h", "schedule of ffdaUnsubscribe (subscription processing)"},
       {"cleanup_schedule", "daily 04:00", "schedule of cleanup (expired sessions, old run logs)"},
-      {"batch_rows", "100000", "staged rows per cloud transaction in a sync run (memory stays bounded)"},
+      {"batch_rows", "1000000", "staged rows per cloud transaction in a sync run (memory stays bounded)"},
       {"lease_seconds", "60", "lifetime of a workflow run's lease, renewed while it runs (a crashed holder's expires)"},
       {"history_days", "30", "days of workflow run history kept by cleanup"},
   };

@@ -190,6 +190,20 @@ std::vector<MergeStatement> MergeSql::Statements(const BatchKinds& batch) const 
   // the keys no row holds.
   for (int j = 0; j < kinds(); ++j) {
     if (!batch.Has(kUpsert, j)) continue;
+    if (j == 0 && OneStatementUpsert()) {
+      // Keyed by the primary key, with no column default to apply to unnamed
+      // columns of new rows: one INSERT … ON CONFLICT, an index probe per row
+      // (no join against the whole cloud table per batch).
+      std::vector<std::string> sets;
+      for (const schema::Attribute* a : business_) {
+        sets.push_back(fmt::format("{0} = COALESCE(excluded.{0}, c.{0})", a->sql_name));
+      }
+      std::string action = sets.empty() ? "NOTHING" : fmt::format("UPDATE SET {}", fmt::join(sets, ", "));
+      std::string insert = InsertFrom(fmt::format("t.iStgOp = {} AND t.iRej = 0 AND t.iStgKey = 0", kUpsert));
+      insert.replace(0, ("INSERT INTO " + C).size(), "INSERT INTO " + C + " AS c");
+      out.push_back({fmt::format("{} ON CONFLICT ({}) DO {}", insert, id_column_, action), Tally::kUpserted});
+      continue;
+    }
     std::vector<std::string> sets;
     for (const schema::Attribute* a : business_) {
       bool is_key = false;
@@ -216,6 +230,21 @@ std::vector<MergeStatement> MergeSql::Statements(const BatchKinds& batch) const 
     out.push_back({InsertFrom(fmt::format("t.iStgOp = {} AND t.iRej = 0", kReplace)), Tally::kReplacedInserted});
   }
   return out;
+}
+
+bool MergeSql::OneStatementUpsert() const {
+  if (dialect_ != store::DialectKind::kPostgres) return false;
+  for (const std::string& d : business_defaults_) {
+    if (!d.empty()) return false;
+  }
+  return true;
+}
+
+std::string MergeSql::UpsertCounters() const {
+  return fmt::format(
+      "SELECT pg_stat_get_xact_tuples_inserted('{0}'::regclass), "
+      "pg_stat_get_xact_tuples_updated('{0}'::regclass)",
+      cloud_table_);
 }
 
 std::string MergeSql::SelectRejected(int limit) const {

@@ -37,7 +37,10 @@ struct BatchKinds {
 };
 
 // What a statement's affected-row count adds to.
-enum class Tally { kNone, kRejected, kInserted, kUpdated, kDeleted, kReplacedDeleted, kReplacedInserted };
+// kUpserted: an INSERT … ON CONFLICT DO UPDATE; its row count mixes inserts and
+// updates, which the merger tells apart with PostgreSQL's per-transaction table
+// counters (UpsertCounters()).
+enum class Tally { kNone, kRejected, kInserted, kUpdated, kDeleted, kReplacedDeleted, kReplacedInserted, kUpserted };
 
 struct MergeStatement {
   std::string sql;
@@ -65,6 +68,9 @@ class MergeSql {
   // The statements merging T into C, in order, for the kinds present.
   std::vector<MergeStatement> Statements(const BatchKinds& kinds) const;
 
+  // PostgreSQL: rows inserted and updated in C so far by this transaction.
+  std::string UpsertCounters() const;
+
   // The rejected rows of T: id, iStgOp, iStgKey, iRej, then every declared key's columns.
   std::string SelectRejected(int limit) const;
   // Human text for a rejected row of SelectRejected().
@@ -76,6 +82,8 @@ class MergeSql {
   // "<key> IN (SELECT <key columns> FROM <from_where>)".
   std::string KeyIn(int kind, const std::string& from_where) const;
   std::string InsertFrom(const std::string& where) const;
+  // Whether upserts by @id can be one INSERT … ON CONFLICT (see Statements()).
+  bool OneStatementUpsert() const;
 
   const schema::Schema& source_;
   store::DialectKind dialect_;

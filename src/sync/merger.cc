@@ -149,6 +149,8 @@ class SchemaMerge {
         std::int64_t total,
         ScalarInt(local_, "SELECT count(*) FROM " + stg_.sql_table + " WHERE iStgSeq > $1 AND iStgSeq <= $2",
                   {applied, upto}));
+    total_ = total;
+    started_ = started;
     SB_RETURN_IF_ERROR(cloud_.Execute(sql_.CreateTemp()).status());
     std::int64_t lo = applied;
     while (lo < upto) {
@@ -232,13 +234,17 @@ class SchemaMerge {
     kinds.counts.assign(static_cast<std::size_t>(sql_.kinds()), {0, 0, 0, 0});
     SB_RETURN_IF_ERROR(Load(lo, hi, kinds));
     CrashPoint("loaded");
-    if (cloud_.kind() == store::DialectKind::kPostgres) {
-      SB_RETURN_IF_ERROR(cloud_.Execute("ANALYZE " + sql_.temp_table()).status());
-    }
     // The batch's figures count only once it committed (a failed batch changed nothing).
     SchemaResult batch;
     std::int64_t replaced_deleted = 0;
     for (const MergeStatement& st : sql_.Statements(kinds)) {
+      std::int64_t inserted_before = 0;
+      std::int64_t updated_before = 0;
+      if (st.tally == Tally::kUpserted) {
+        SB_ASSIGN_OR_RETURN(auto counters, cloud_.Query(sql_.UpsertCounters()));
+        inserted_before = AsInt(counters.at(0).at(0));
+        updated_before = AsInt(counters.at(0).at(1));
+      }
       Result<std::int64_t> n = cloud_.Execute(st.sql);
       if (!n.ok()) {
         spdlog::error("sync {}: merge statement failed: {}", source_.id(), n.status().ToString());
@@ -257,6 +263,12 @@ class SchemaMerge {
           batch.updated += replaced;
           batch.inserted += *n - replaced;
           batch.deleted += replaced_deleted - replaced;
+          break;
+        }
+        case Tally::kUpserted: {
+          SB_ASSIGN_OR_RETURN(auto counters, cloud_.Query(sql_.UpsertCounters()));
+          batch.inserted += AsInt(counters.at(0).at(0)) - inserted_before;
+          batch.updated += AsInt(counters.at(0).at(1)) - updated_before;
           break;
         }
         case Tally::kNone: break;
@@ -304,6 +316,7 @@ class SchemaMerge {
     });
     std::vector<store::Row> current;
     std::size_t next = 0;
+    std::int64_t streamed = 0;
     const std::size_t op_at = sql_.load_columns().size() - 2;
     Result<std::int64_t> loaded = cloud_.BulkInsert(sql_.temp_table(), sql_.load_columns(), [&](store::Row& out) {
       if (next == current.size()) {
@@ -315,6 +328,10 @@ class SchemaMerge {
       auto kind = static_cast<std::size_t>(
           std::clamp<std::int64_t>(AsInt(out[op_at + 1]), 0, static_cast<std::int64_t>(kinds.counts.size()) - 1));
       ++kinds.counts[kind][op];
+      if (options_.on_loading && ++streamed % kProgressRows == 0) {
+        options_.on_loading(
+            Progress{source_.id(), result_.staged + streamed, std::max(total_, streamed), Seconds(), "loading"});
+      }
       return true;
     });
     pipe.Cancel();
@@ -331,6 +348,10 @@ class SchemaMerge {
   MergeSql sql_;
   std::string source_id_;
   SchemaResult& result_;
+  std::int64_t total_ = 0;
+  std::chrono::steady_clock::time_point started_;
+
+  double Seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(); }
 };
 
 }  // namespace

@@ -28,6 +28,8 @@ namespace stagebridge::sync {
 
 // At most this many rejected keys are recorded per schema and run (all are counted).
 inline constexpr int kMaxRecordedRejections = 1000;
+// Rows between two loading progress reports.
+inline constexpr std::int64_t kProgressRows = 65536;
 
 struct SchemaResult {
   std::string schema;       // the source schema, "dem:sampleTable"
@@ -43,15 +45,18 @@ struct SchemaResult {
 
 struct Progress {
   std::string schema;
-  std::int64_t done = 0;   // staged rows merged so far in this run
+  std::int64_t done = 0;   // staged rows merged (phase "merged") or streamed to the cloud (phase "loading") so far
   std::int64_t total = 0;  // staged rows this run merges
   double seconds = 0;      // since the schema's merge started
+  std::string phase = "merged";
 };
 
 struct MergeOptions {
-  std::int64_t batch_rows = 100000;  // rows per cloud transaction (memory stays bounded whatever this is)
+  std::int64_t batch_rows = 1000000;  // rows per cloud transaction (memory stays bounded whatever this is)
   // Called after each committed batch; an error stops the merge (the lease was lost, say).
   std::function<Status(const Progress&)> on_batch;
+  // Called while a batch streams into the cloud, every kProgressRows rows (phase "loading").
+  std::function<void(const Progress&)> on_loading;
 };
 
 class Merger {

@@ -207,6 +207,15 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
       }
       return Status::Ok();
     };
+    auto last_log = std::chrono::steady_clock::now();
+    options.on_loading = [&](const sync::Progress& p) {
+      if (std::chrono::steady_clock::now() - last_log >= std::chrono::seconds(2)) {
+        last_log = std::chrono::steady_clock::now();
+        spdlog::info("workflow {} run {}: {} {}/{} staged rows streamed to the cloud ({:.0f} rows/s)", run.workflow,
+                     run.id, p.schema, p.done, p.total, p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0);
+      }
+      if (request.on_progress) request.on_progress(p);
+    };
     sync::Merger merger(*reader, **cloud, options);
     sync::SchemaResult result;
     Status s = merger.Merge(*source, *stg, result);

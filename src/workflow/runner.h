@@ -31,7 +31,7 @@ const std::vector<std::string>& Workflows();
 
 struct RunnerOptions {
   std::string cloud_url;
-  std::int64_t batch_rows = 100000;
+  std::int64_t batch_rows = 1000000;
   std::int64_t lease_seconds = 60;
   std::int64_t history_days = 30;
   // Cleanup hook purging expired sessions (the auth module owns them); may be empty.

@@ -83,7 +83,7 @@ check "apply reports the cloud table" grep -qE "^cloud +dem:sampleTable +DemSamp
 check "apply reports the staging table" grep -qE "^local +dem:sampleTableStg +DemSampleTableStg +created" <<<"$out"
 check "cloud DemSampleTable columns" test "$(columns "$cloud_url" DemSampleTable)" = "stestcol1 stestcol2 usampletableid "
 check "staging DemSampleTableStg columns" test "$(columns "$local_url" DemSampleTableStg)" = \
-  "idelete istgop istgrun istgseq stestcol1 stestcol2 tslastmodified usampletableid "
+  "idelete istgkey istgop istgseq stestcol1 stestcol2 tslastmodified usampletableid "
 check "no staging table in the cloud" test -z "$(columns "$cloud_url" DemSampleTableStg)"
 check "no cloud table in local" test -z "$(columns "$local_url" DemSampleTable)"
 check "built-in recipient staged" test -n "$(columns "$local_url" NmsRecipientStg)"
@@ -141,6 +141,28 @@ check "show --internal shows them" grep -q iStgSeq <<<"$(sb --schemas-dir "$src/
 sb schema show dem:nothing >/dev/null 2>&1
 check "show of an unknown schema exits 1" test $? -eq 1
 check "list shows the staging schema" grep -qE "^dem:sampleTableStg +DemSampleTableStg +local" <<<"$(sb --schemas-dir "$src/examples/schemas" schema list)"
+
+# --- workflow list / run / history
+wsb() { "$bin" --local-db "$local_url" --cloud-db "$cloud_url" --schemas-dir "$src/examples/schemas" "$@"; }
+wsb schema apply >/dev/null
+out=$(wsb workflow list)
+check "workflow list names both workflows with their schedules" \
+  grep -qE "^ffdaReplicateStagingData +every 1h +never" <<<"$out"
+check "workflow list names cleanup" grep -qE "^cleanup +daily 04:00" <<<"$out"
+out=$(wsb workflow run nosuchflow 2>&1)
+check "workflow run of an unknown workflow exits 1" test $? -eq 1
+check "…naming the known ones" grep -q "Unknown workflow 'nosuchflow' (known: ffdaReplicateStagingData, cleanup)" <<<"$out"
+out=$(wsb workflow run ffdaReplicateStagingData --schema nms:nothing 2>&1)
+check "workflow run of an unknown schema exits 1" test $? -eq 1
+check "…with SYN-300001" grep -q "SYN-300001 The schema 'nms:nothing' does not exist" <<<"$out"
+out=$(wsb workflow run ffdaReplicateStagingData --schema dem:sampleTable)
+check "workflow run of an empty staging ends done" grep -q "ffdaReplicateStagingData run 1: done (trigger cli" <<<"$out"
+out=$(wsb workflow run cleanup)
+check "workflow run cleanup ends done" test $? -eq 0
+out=$(wsb workflow history ffdaReplicateStagingData --json)
+check "workflow history --json lists the run" grep -q '"id":1,"workflow":"ffdaReplicateStagingData","trigger":"cli"' <<<"$out"
+wsb workflow history nosuchflow >/dev/null 2>&1
+check "workflow history of an unknown workflow exits 2" test $? -eq 2
 
 # --- serve: ping answers OK, SIGTERM stops with exit 0
 coproc SERVER { exec "$bin" --local-db "$local_url" --cloud-db "$cloud_url" --listen 127.0.0.1:0 serve 2>"$work/serve.err"; }
