@@ -18,7 +18,7 @@ inline constexpr const char* kStgSeqAttr = "stgSeq";  // iStgSeq: change sequenc
 // iStgKey: the key the last write reconciled on: 0 the primary key (@id), k the
 // k-th declared key (Schema::declared_keys()[k - 1]).
 inline constexpr const char* kStgKeyAttr = "stgKey";
-inline constexpr const char* kStgOpAttr = "stgOp";    // iStgOp: operation of the last write (see StgOp)
+inline constexpr const char* kStgOpAttr = "stgOp";  // iStgOp: operation of the last write (see StgOp)
 inline constexpr const char* kDeleteAttr = "delete";
 inline constexpr const char* kLastModifiedAttr = "lastModified";
 
