@@ -100,6 +100,28 @@ class Database {
   virtual Result<std::int64_t> BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                           const RowSource& next_row) = 0;
 
+  // Raw COPY text, for moving rows between two PostgreSQL databases without
+  // decoding them (the sync's staging → cloud stream). CopyOut runs
+  // `COPY (select) TO STDOUT` and hands each data row (text format, with its
+  // newline) to `on_data`; return false to stop. CopyIn runs `COPY table
+  // (columns) FROM STDIN` with the data `next_data` produces (it leaves `data`
+  // empty when exhausted; an error aborts the COPY: no row of it remains) and
+  // returns the rows loaded. `select` must be built from
+  // validated identifiers and integers only (COPY takes no parameters).
+  // SQLite: FailedPrecondition (use QueryStream / BulkInsert).
+  virtual Status CopyOut(std::string_view select, const std::function<bool(std::string_view data)>& on_data) {
+    (void)select;
+    (void)on_data;
+    return Status::FailedPrecondition("raw COPY needs PostgreSQL");
+  }
+  virtual Result<std::int64_t> CopyIn(std::string_view table, const std::vector<std::string>& columns,
+                                      const std::function<Status(std::string& data)>& next_data) {
+    (void)table;
+    (void)columns;
+    (void)next_data;
+    return Status::FailedPrecondition("raw COPY needs PostgreSQL");
+  }
+
   // Catalog. Table and column names compare case-insensitively. ListColumns
   // and ListIndexes of a missing table are NotFound.
   virtual Result<bool> TableExists(std::string_view table) = 0;

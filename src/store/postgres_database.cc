@@ -468,6 +468,36 @@ Status PostgresDatabase::Rollback() {
 
 Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                                   const RowSource& next_row) {
+  Row row;
+  std::int64_t sent = 0;
+  bool exhausted = false;
+  return CopyIn(table, columns, [&](std::string& data) -> Status {
+    while (!exhausted && data.size() < kCopyChunkBytes) {
+      row.clear();
+      if (!next_row(row)) {
+        exhausted = true;
+        break;
+      }
+      if (row.size() != columns.size()) {
+        return Status::InvalidArgument("bulk insert into " + std::string(table) + ": row " + std::to_string(sent + 1) +
+                                       " has " + std::to_string(row.size()) + " values for " +
+                                       std::to_string(columns.size()) + " columns");
+      }
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        if (i > 0) {
+          data += '\t';
+        }
+        AppendCopyField(row[i], data);
+      }
+      data += '\n';
+      ++sent;
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::int64_t> PostgresDatabase::CopyIn(std::string_view table, const std::vector<std::string>& columns,
+                                              const std::function<Status(std::string& data)>& next_data) {
   if (!IsValidIdentifier(table)) {
     return Status::InvalidArgument("invalid table name for bulk insert");
   }
@@ -496,46 +526,22 @@ Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const 
   Status status;
   std::string buffer;
   buffer.reserve(kCopyChunkBytes + 4096);
-  Row row;
-  std::int64_t sent = 0;
-  auto flush = [&]() {
+  while (status.ok()) {
+    buffer.clear();
+    status = next_data(buffer);
+    if (!status.ok() || buffer.empty()) {
+      break;
+    }
     if (PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) != 1) {
       status = ConnectionLost();
     }
-    buffer.clear();
-  };
-  while (status.ok()) {
-    row.clear();
-    if (!next_row(row)) {
-      break;
-    }
-    if (row.size() != columns.size()) {
-      status = Status::InvalidArgument("bulk insert into " + std::string(table) + ": row " + std::to_string(sent + 1) +
-                                       " has " + std::to_string(row.size()) + " values for " +
-                                       std::to_string(columns.size()) + " columns");
-      break;
-    }
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) {
-        buffer += '\t';
-      }
-      AppendCopyField(row[i], buffer);
-    }
-    buffer += '\n';
-    ++sent;
-    if (buffer.size() >= kCopyChunkBytes) {
-      flush();
-    }
-  }
-  if (status.ok() && !buffer.empty()) {
-    flush();
   }
   bool lost = PQstatus(conn_) != CONNECTION_OK;
   if (!lost && PQputCopyEnd(conn_, status.ok() ? nullptr : "bulk insert aborted by the client") != 1) {
     lost = true;
   }
 
-  std::int64_t loaded = sent;
+  std::int64_t loaded = 0;
   while (PGresult* raw = PQgetResult(conn_)) {
     ResultPtr result(raw);
     if (PQresultStatus(raw) == PGRES_COMMAND_OK) {
@@ -552,6 +558,48 @@ Result<std::int64_t> PostgresDatabase::BulkInsert(std::string_view table, const 
     return status;
   }
   return loaded;
+}
+
+Status PostgresDatabase::CopyOut(std::string_view select, const std::function<bool(std::string_view data)>& on_data) {
+  SB_RETURN_IF_ERROR(EnsureConnected());
+  std::string sql = "COPY (" + std::string(select) + ") TO STDOUT";
+  ResultPtr start(PQexec(conn_, sql.c_str()));
+  if (start == nullptr || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
+    Status error = CheckResult(start.get());
+    return error.ok() ? Status::Internal("COPY did not start") : error;
+  }
+  start.reset();
+  Status status;
+  bool stopped = false;
+  for (;;) {
+    char* data = nullptr;
+    int n = PQgetCopyData(conn_, &data, 0);
+    if (n < 0) {
+      break;  // -1: done (the result follows); -2: error
+    }
+    bool more = stopped || on_data(std::string_view(data, static_cast<std::size_t>(n)));
+    PQfreemem(data);
+    if (!more && !stopped) {
+      // Stop early: cancel the COPY and drain what the server already sent.
+      stopped = true;
+      PGcancel* cancel = in_transaction_ ? nullptr : PQgetCancel(conn_);  // in a transaction: drain instead
+      if (cancel != nullptr) {
+        char error[256];
+        (void)PQcancel(cancel, error, sizeof(error));
+        PQfreeCancel(cancel);
+      }
+    }
+  }
+  while (PGresult* raw = PQgetResult(conn_)) {
+    ResultPtr result(raw);
+    if (PQresultStatus(raw) != PGRES_COMMAND_OK && status.ok() && !stopped) {
+      status = ErrorFrom(raw);
+    }
+  }
+  if (status.ok() && PQstatus(conn_) != CONNECTION_OK) {
+    status = ConnectionLost();
+  }
+  return status;
 }
 
 }  // namespace stagebridge::store

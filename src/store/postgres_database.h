@@ -37,6 +37,9 @@ class PostgresDatabase final : public Database {
   Status Commit() override;
   Status Rollback() override;
   bool in_transaction() const override { return in_transaction_; }
+  Status CopyOut(std::string_view select, const std::function<bool(std::string_view data)>& on_data) override;
+  Result<std::int64_t> CopyIn(std::string_view table, const std::vector<std::string>& columns,
+                              const std::function<Status(std::string& data)>& next_data) override;
   Result<std::int64_t> BulkInsert(std::string_view table, const std::vector<std::string>& columns,
                                   const RowSource& next_row) override;
   Result<bool> TableExists(std::string_view table) override;

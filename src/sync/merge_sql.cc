@@ -79,6 +79,11 @@ std::string MergeSql::SelectBatch() const {
                      stg_table_);
 }
 
+std::string MergeSql::SelectBatchText(std::int64_t lo, std::int64_t hi) const {
+  return fmt::format("SELECT {} FROM {} WHERE iStgSeq > {} AND iStgSeq <= {}", fmt::join(load_columns_, ", "),
+                     stg_table_, lo, hi);
+}
+
 std::string MergeSql::Match(int kind, const std::string& left, const std::string& right) const {
   std::vector<std::string> parts;
   for (const std::string& c : key_columns_[static_cast<std::size_t>(kind)]) {

@@ -64,6 +64,8 @@ class MergeSql {
   const std::vector<std::string>& load_columns() const { return load_columns_; }
   // The SELECT reading one batch out of the staging table: $1 < iStgSeq <= $2.
   std::string SelectBatch() const;
+  // The same with the bounds written in (for COPY, which takes no parameters).
+  std::string SelectBatchText(std::int64_t lo, std::int64_t hi) const;
 
   // The statements merging T into C, in order, for the kinds present.
   std::vector<MergeStatement> Statements(const BatchKinds& kinds) const;

@@ -23,22 +23,27 @@ namespace {
 
 constexpr std::size_t kChunkRows = 512;
 constexpr std::size_t kMaxChunks = 16;  // rows in flight between the reader and the loader: 8192
+constexpr std::size_t kRawChunkBytes = std::size_t{256} * 1024;
+constexpr std::size_t kMaxRawChunks = 4;  // raw COPY: at most 1 MiB in flight
 
-// Rows handed from the staging reader thread to the cloud loader, in chunks,
-// with a bounded number in flight: memory does not grow with the batch.
-class RowPipe {
+// Chunks handed from the staging reader thread to the cloud loader, with a
+// bounded number in flight: memory does not grow with the batch.
+template <typename Chunk>
+class Pipe {
  public:
+  explicit Pipe(std::size_t max_chunks) : max_chunks_(max_chunks) {}
+
   // Blocks while the pipe is full; false when the loader gave up.
-  bool Push(std::vector<store::Row> chunk) {
+  bool Push(Chunk chunk) {
     std::unique_lock lock(mu_);
-    not_full_.wait(lock, [&] { return cancelled_ || chunks_.size() < kMaxChunks; });
+    not_full_.wait(lock, [&] { return cancelled_ || chunks_.size() < max_chunks_; });
     if (cancelled_) return false;
     chunks_.push_back(std::move(chunk));
     not_empty_.notify_one();
     return true;
   }
   // Blocks until a chunk or the end; false at the end.
-  bool Pop(std::vector<store::Row>& chunk) {
+  bool Pop(Chunk& chunk) {
     std::unique_lock lock(mu_);
     not_empty_.wait(lock, [&] { return finished_ || !chunks_.empty(); });
     if (chunks_.empty()) return false;
@@ -67,10 +72,11 @@ class RowPipe {
   std::mutex mu_;
   std::condition_variable not_full_;
   std::condition_variable not_empty_;
-  std::deque<std::vector<store::Row>> chunks_;  // GUARDED_BY(mu_)
-  bool finished_ = false;                       // GUARDED_BY(mu_)
-  bool cancelled_ = false;                      // GUARDED_BY(mu_)
-  Status status_;                               // GUARDED_BY(mu_)
+  const std::size_t max_chunks_;
+  std::deque<Chunk> chunks_;  // GUARDED_BY(mu_)
+  bool finished_ = false;     // GUARDED_BY(mu_)
+  bool cancelled_ = false;    // GUARDED_BY(mu_)
+  Status status_;             // GUARDED_BY(mu_)
 };
 
 std::int64_t AsInt(const store::Value& v) {
@@ -154,7 +160,9 @@ class SchemaMerge {
     SB_RETURN_IF_ERROR(cloud_.Execute(sql_.CreateTemp()).status());
     std::int64_t lo = applied;
     while (lo < upto) {
-      SB_ASSIGN_OR_RETURN(std::int64_t hi, BatchEnd(lo, upto));
+      // What is left fits one batch (rows only ever leave the range): no need to look for its end.
+      bool last = total - result_.staged <= options_.batch_rows;
+      SB_ASSIGN_OR_RETURN(std::int64_t hi, last ? Result<std::int64_t>(upto) : BatchEnd(lo, upto));
       SB_RETURN_IF_ERROR(MergeBatch(lo, hi));
       CrashPoint("committed");
       // The last batch's clean-up may truncate (see ClearAll).
@@ -232,7 +240,8 @@ class SchemaMerge {
     SB_RETURN_IF_ERROR(cloud_.Execute(sql_.EmptyTemp()).status());
     BatchKinds kinds;
     kinds.counts.assign(static_cast<std::size_t>(sql_.kinds()), {0, 0, 0, 0});
-    SB_RETURN_IF_ERROR(Load(lo, hi, kinds));
+    bool raw = local_.kind() == store::DialectKind::kPostgres && cloud_.kind() == store::DialectKind::kPostgres;
+    SB_RETURN_IF_ERROR(raw ? LoadRaw(lo, hi, kinds) : Load(lo, hi, kinds));
     CrashPoint("loaded");
     // The batch's figures count only once it committed (a failed batch changed nothing).
     SchemaResult batch;
@@ -295,10 +304,60 @@ class SchemaMerge {
     return Status::Ok();
   }
 
+  // PostgreSQL to PostgreSQL: the rows travel as COPY text, never decoded
+  // (COPY out of staging piped into COPY into the temporary table); the batch's
+  // operation kinds are then counted in the cloud.
+  Status LoadRaw(std::int64_t lo, std::int64_t hi, BatchKinds& kinds) {
+    Pipe<std::string> pipe(kMaxRawChunks);
+    std::thread reader([&] {
+      std::string chunk;
+      chunk.reserve(kRawChunkBytes + 4096);
+      bool open = true;
+      Status s = local_.CopyOut(sql_.SelectBatchText(lo, hi), [&](std::string_view data) {
+        chunk.append(data);
+        if (chunk.size() < kRawChunkBytes) return true;
+        open = pipe.Push(std::move(chunk));
+        chunk = std::string();
+        chunk.reserve(kRawChunkBytes + 4096);
+        return open;
+      });
+      if (s.ok() && open && !chunk.empty()) pipe.Push(std::move(chunk));
+      pipe.Finish(std::move(s));
+    });
+    std::int64_t streamed = 0;
+    std::int64_t reported = 0;
+    Result<std::int64_t> loaded =
+        cloud_.CopyIn(sql_.temp_table(), sql_.load_columns(), [&](std::string& data) -> Status {
+          std::string chunk;
+          if (!pipe.Pop(chunk)) return Status::Ok();                 // exhausted: `data` stays empty
+          streamed += std::count(chunk.begin(), chunk.end(), '\n');  // COPY text escapes newlines in values
+          data = std::move(chunk);
+          if (options_.on_loading && streamed - reported >= kProgressRows) {
+            reported = streamed;
+            options_.on_loading(
+                Progress{source_.id(), result_.staged + streamed, std::max(total_, streamed), Seconds(), "loading"});
+          }
+          return Status::Ok();
+        });
+    pipe.Cancel();
+    reader.join();
+    SB_RETURN_IF_ERROR(pipe.status());  // a reader error: the cloud transaction rolls back
+    SB_RETURN_IF_ERROR(loaded.status());
+    SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query("SELECT iStgOp, iStgKey, count(*) FROM " + sql_.temp_table() +
+                                                " GROUP BY iStgOp, iStgKey"));
+    for (const store::Row& r : rows) {
+      auto op = static_cast<std::size_t>(std::clamp<std::int64_t>(AsInt(r[0]), 0, 3));
+      auto kind = static_cast<std::size_t>(
+          std::clamp<std::int64_t>(AsInt(r[1]), 0, static_cast<std::int64_t>(kinds.counts.size()) - 1));
+      kinds.counts[kind][op] += AsInt(r[2]);
+    }
+    return Status::Ok();
+  }
+
   // Streams staged rows (lo, hi] into the cloud's temporary table: a reader
   // thread on the local connection, the bulk load on the cloud one.
   Status Load(std::int64_t lo, std::int64_t hi, BatchKinds& kinds) {
-    RowPipe pipe;
+    Pipe<std::vector<store::Row>> pipe(kMaxChunks);
     std::thread reader([&] {
       std::vector<store::Row> chunk;
       chunk.reserve(kChunkRows);
