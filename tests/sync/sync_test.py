@@ -567,13 +567,16 @@ def case_concurrency(work, results, seed):
         server = None
         hist = dbs.history()
         statuses = {}
-        for h in hist:
-            statuses[h["status"]] = statuses.get(h["status"], 0) + 1
+        for h in hist:  # a scheduled run the shutdown stopped between batches is not a failure
+            key = h["status"] if h["status"] != "error" or "shutting down" not in h["error"] else "stopped"
+            statuses[key] = statuses.get(key, 0) + 1
         triggers = {}
         for h in hist:
             triggers[h["trigger"]] = triggers.get(h["trigger"], 0) + 1
-        results.check("%s: every run in the history ended done" % n, set(statuses) == {"done"},
-                      "statuses %s, triggers %s" % (statuses, triggers))
+        errors = [(h["id"], h["trigger"], h["status"], h["error"][:300]) for h in hist if h["status"] != "done"]
+        results.check("%s: every run in the history ended done (or stopped by the shutdown)" % n,
+                      set(statuses) <= {"done", "stopped"},
+                      "statuses %s, triggers %s, not done: %r" % (statuses, triggers, errors))
         results.check("%s: runs came from the CLI, the schedule and SOAP" % n,
                       all(triggers.get(t, 0) > 0 for t in ("cli", "schedule", "soap")), repr(triggers))
         sums = sample_sums(hist)
