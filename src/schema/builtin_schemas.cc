@@ -1,5 +1,6 @@
 // builtin_schemas.cc — the schemas shipped with the product, staged by default
-// as on the platform: recipients, services, subscriptions, mobile registrations.
+// as on the platform: recipients, services, subscriptions, mobile registrations;
+// and the subscription history the ffdaUnsubscribe workflow writes (not staged).
 #include "schema/schema_set.h"
 
 namespace stagebridge::schema {
@@ -54,6 +55,22 @@ const std::vector<SchemaSource>& BuiltinSchemaSources() {
     <attribute name="created" type="datetime" default="GetDate()" label="Subscription date"/>
     <attribute name="expirationDate" type="datetime" label="Expiration date"/>
     <key name="recipientService"><keyfield xpath="recipient"/><keyfield xpath="service"/></key>
+  </element>
+</srcSchema>)xml"},
+      {"<built-in>/nms_subHisto.xml", R"xml(
+<srcSchema namespace="nms" name="subHisto" label="Subscription history">
+  <element name="subHisto" label="Subscription history" autopk="true" autouuid="true"
+           dataSource="nms:extAccount:ffda">
+    <element name="recipient" type="link" target="nms:recipient" label="Recipient"/>
+    <element name="service" type="link" target="nms:service" label="Service"/>
+    <attribute name="serviceName" type="string" length="64" label="Service internal name ('' = every service)"/>
+    <attribute name="recipientKey" type="string" length="255" label="Recipient as the request named it"/>
+    <attribute name="action" type="string" length="16" label="subscribe, unsubscribe, blocklist or refused"/>
+    <attribute name="origin" type="string" length="128" label="Origin of the request"/>
+    <attribute name="reason" type="string" length="255" label="Why a request was refused"/>
+    <attribute name="sequence" type="int64" label="Order in which the requests were received"/>
+    <attribute name="requested" type="datetime" label="Request date"/>
+    <attribute name="applied" type="datetime" label="Processing date"/>
   </element>
 </srcSchema>)xml"},
       {"<built-in>/nms_appSubscriptionRcp.xml", R"xml(

@@ -79,6 +79,8 @@ class Pipe {
   Status status_;             // GUARDED_BY(mu_)
 };
 
+}  // namespace
+
 std::int64_t AsInt(const store::Value& v) {
   if (std::holds_alternative<std::int64_t>(v)) return std::get<std::int64_t>(v);
   if (std::holds_alternative<double>(v)) return static_cast<std::int64_t>(std::get<double>(v));
@@ -86,10 +88,9 @@ std::int64_t AsInt(const store::Value& v) {
   return 0;
 }
 
-// EnsureTable, tolerating another connection creating the table at the same
-// moment: PostgreSQL fails the loser of two concurrent CREATE TABLE IF NOT
-// EXISTS (a unique violation in its catalog, or "type … already exists").
-// Once the table exists a second call finds it; a real error fails it again.
+// A concurrent CREATE TABLE IF NOT EXISTS fails the loser on PostgreSQL (a
+// unique violation in its catalog, or "type … already exists"); once the table
+// exists a second call finds it, and a real error fails it again.
 Status EnsureTableRacing(store::Database& db, const store::TableSpec& spec) {
   if (store::EnsureTable(db, spec).ok()) return Status::Ok();
   return store::EnsureTable(db, spec).status();
@@ -101,21 +102,23 @@ Result<std::int64_t> ScalarInt(store::Database& db, std::string_view sql, const 
   return AsInt(rows[0][0]);
 }
 
-// The staging watermark: the highest sequence number staged. On PostgreSQL the
-// SHARE lock waits for every transaction writing the table (each drew its
-// sequence numbers inside its statements, after taking its lock), so no write
-// holding a number <= S commits later; on SQLite writers are serialised and draw
-// their numbers inside their transaction, so the same holds of what is visible.
-Result<std::int64_t> StagingWatermark(store::Database& local, const std::string& stg_table) {
-  std::string max_sql = "SELECT max(iStgSeq) FROM " + stg_table;
+// On PostgreSQL the SHARE lock waits for every transaction writing the table
+// (each drew its sequence numbers inside its statements, after taking its lock),
+// so no write holding a number <= the result commits later; on SQLite writers
+// are serialised and draw their numbers inside their transaction, so the same
+// holds of what is visible.
+Result<std::int64_t> HighestSequence(store::Database& local, const std::string& table, const std::string& column) {
+  std::string max_sql = "SELECT max(" + column + ") FROM " + table;
   if (local.kind() != store::DialectKind::kPostgres) return ScalarInt(local, max_sql, {});
   store::Transaction txn(local);
   SB_RETURN_IF_ERROR(txn.Begin());
-  SB_RETURN_IF_ERROR(local.Execute("LOCK TABLE " + stg_table + " IN SHARE MODE").status());
+  SB_RETURN_IF_ERROR(local.Execute("LOCK TABLE " + table + " IN SHARE MODE").status());
   SB_ASSIGN_OR_RETURN(std::int64_t s, ScalarInt(local, max_sql, {}));
   SB_RETURN_IF_ERROR(txn.Commit());
   return s;
 }
+
+namespace {
 
 class SchemaMerge {
  public:
@@ -148,7 +151,7 @@ class SchemaMerge {
       spdlog::info("sync {}: cleared {} staged row(s) already merged by an interrupted run", source_.id(),
                    result_.leftovers_cleared);
     }
-    SB_ASSIGN_OR_RETURN(std::int64_t upto, StagingWatermark(local_, stg_.sql_table));
+    SB_ASSIGN_OR_RETURN(std::int64_t upto, HighestSequence(local_, stg_.sql_table, "iStgSeq"));
     CrashPoint("watermark");
     if (upto <= applied) return Status::Ok();
     SB_ASSIGN_OR_RETURN(

@@ -23,6 +23,7 @@
 #include "base/status.h"
 #include "schema/model.h"
 #include "store/database.h"
+#include "store/table_spec.h"
 
 namespace stagebridge::sync {
 
@@ -89,6 +90,18 @@ Status EnsureCloudBookkeeping(store::Database& cloud);
 
 // The applied watermark of (this local database, schema) in the cloud; 0 if none.
 Result<std::int64_t> AppliedWatermark(store::Database& cloud, std::string_view source_id, std::string_view schema);
+
+// Small helpers shared with the subscription processing:
+// a value read back as an integer (0 for NULL or text that is not one);
+std::int64_t AsInt(const store::Value& v);
+// the first cell of a query as an integer (0 when there is no row or it is NULL);
+Result<std::int64_t> ScalarInt(store::Database& db, std::string_view sql, const store::Params& params);
+// EnsureTable, tolerating another connection creating the table at the same moment;
+Status EnsureTableRacing(store::Database& db, const store::TableSpec& spec);
+// the highest sequence number in `column` of `table` such that no write holding
+// a lower or equal number can still commit (on PostgreSQL taken under a SHARE
+// lock on the table: writers must draw their numbers inside their statements).
+Result<std::int64_t> HighestSequence(store::Database& local, const std::string& table, const std::string& column);
 
 // Fault injection for the crash tests: in a build with STAGEBRIDGE_FAULT_INJECTION,
 // kills the process (SIGKILL) when $STAGEBRIDGE_CRASH_AT equals `point`; does

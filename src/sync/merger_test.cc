@@ -32,7 +32,11 @@ namespace {
 
 using staging::Mode;
 using test::Backend;
+using test::AllPairs;
 using test::BackendName;
+using test::BackendPair;
+using test::PairName;
+using test::PairParamName;
 using test::TestDatabase;
 using test_schemas::Schemas;
 using test_schemas::Source;
@@ -42,29 +46,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-struct BackendPair {
-  Backend local;
-  Backend cloud;
-};
-
-std::string PairName(const BackendPair& p) {
-  return BackendName(p.local) + "_" + BackendName(p.cloud);
-}
-void PrintTo(const BackendPair& p, std::ostream* os) {
-  *os << PairName(p);
-}
-
-std::vector<BackendPair> AllPairs() {
-  return {{Backend::kSqlite, Backend::kSqlite},
-          {Backend::kPostgres, Backend::kPostgres},
-          {Backend::kSqlite, Backend::kPostgres},
-          {Backend::kPostgres, Backend::kSqlite}};
-}
-
-struct PairParamName {
-  std::string operator()(const ::testing::TestParamInfo<BackendPair>& info) const { return PairName(info.param); }
-};
 
 // id → the other selected columns, as text ("NULL" for null).
 using CloudRows = std::map<std::string, std::vector<std::string>>;

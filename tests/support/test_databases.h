@@ -51,6 +51,32 @@ struct BackendParamName {
   std::string operator()(const ::testing::TestParamInfo<Backend>& info) const { return BackendName(info.param); }
 };
 
+// A local and a cloud backend, for tests over both databases of a deployment.
+struct BackendPair {
+  Backend local;
+  Backend cloud;
+};
+
+// "sqlite_postgres": local, then cloud.
+inline std::string PairName(const BackendPair& p) {
+  return BackendName(p.local) + "_" + BackendName(p.cloud);
+}
+inline void PrintTo(const BackendPair& p, std::ostream* os) {
+  *os << PairName(p);
+}
+
+// Every combination: sqlite/sqlite, postgres/postgres, sqlite/postgres, postgres/sqlite.
+inline std::vector<BackendPair> AllPairs() {
+  return {{Backend::kSqlite, Backend::kSqlite},
+          {Backend::kPostgres, Backend::kPostgres},
+          {Backend::kSqlite, Backend::kPostgres},
+          {Backend::kPostgres, Backend::kSqlite}};
+}
+
+struct PairParamName {
+  std::string operator()(const ::testing::TestParamInfo<BackendPair>& info) const { return PairName(info.param); }
+};
+
 // The name of the environment variable holding the PostgreSQL server URL.
 inline constexpr const char* kPostgresUrlVariable = "STAGEBRIDGE_TEST_PG_URL";
 
