@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/commands_operator.h"
+#include "cli/commands_service.h"
 #include "cli/commands_workflow.h"
 #include "cli/config.h"
 
@@ -89,15 +90,24 @@ int RunCli(int argc, char** argv) {
   bool wf_json = false;
   CLI::App* wf_run_cmd = workflow_cmd->add_subcommand(
       "run", "run a workflow now and wait for its end (whether or not a server is running)");
-  wf_run_cmd->add_option("name", wf_run.name, "ffdaReplicateStagingData or cleanup")->required();
+  wf_run_cmd->add_option("name", wf_run.name, "ffdaReplicateStagingData, ffdaUnsubscribe or cleanup")->required();
   wf_run_cmd->add_option("--schema", wf_run.schema, "replicate only this staged schema, e.g. dem:sampleTable");
   wf_run_cmd->add_flag("--no-wait", wf_run.no_wait, "fail at once when another run of the workflow is in progress");
   wf_run_cmd->add_flag("--json", wf_run.json, "print the run as JSON");
   CLI::App* wf_list = workflow_cmd->add_subcommand("list", "list the workflows, their schedules and last runs");
   CLI::App* wf_history = workflow_cmd->add_subcommand("history", "show the newest runs of a workflow");
-  wf_history->add_option("name", wf_name, "ffdaReplicateStagingData or cleanup")->required();
+  wf_history->add_option("name", wf_name, "ffdaReplicateStagingData, ffdaUnsubscribe or cleanup")->required();
   wf_history->add_option("--limit", wf_limit, "how many runs (default 20)")->check(CLI::Range(1, 100000));
   wf_history->add_flag("--json", wf_json, "print the runs as JSON");
+
+  CLI::App* service_cmd = app.add_subcommand("service", "subscription services (nms:service) in the cloud database");
+  service_cmd->require_subcommand(1);
+  ServiceAddOptions svc_add;
+  CLI::App* svc_add_cmd = service_cmd->add_subcommand("add", "add a service that Subscribe/Unsubscribe may name");
+  svc_add_cmd->add_option("name", svc_add.name, "internal name (what serviceName carries)")->required();
+  svc_add_cmd->add_option("--label", svc_add.label, "label shown to users (default: the name)");
+  svc_add_cmd->add_option("--channel", svc_add.channel, "email (default), mobile, phone, mail or fax");
+  CLI::App* svc_list_cmd = service_cmd->add_subcommand("list", "list the services and their subscriber counts");
 
   CLI::App* config_cmd = app.add_subcommand("config", "configuration");
   config_cmd->require_subcommand(1);
@@ -143,6 +153,8 @@ int RunCli(int argc, char** argv) {
   if (wf_run_cmd->parsed()) return CmdWorkflowRun(*config, wf_run);
   if (wf_list->parsed()) return CmdWorkflowList(*config);
   if (wf_history->parsed()) return CmdWorkflowHistory(*config, wf_name, wf_limit, wf_json);
+  if (svc_add_cmd->parsed()) return CmdServiceAdd(*config, svc_add);
+  if (svc_list_cmd->parsed()) return CmdServiceList(*config);
   if (op_add->parsed()) return CmdOperatorAdd(*config, op_login, op_admin, op_schemas, std::cin);
   if (op_list->parsed()) return CmdOperatorList(*config);
   if (op_disable->parsed()) return CmdOperatorDisable(*config, op_login);

@@ -16,6 +16,7 @@
 #include "soap/wsdl.h"
 #include "staging/writer.h"
 #include "store/pool.h"
+#include "subscription/intake.h"
 #include "workflow/scheduler.h"
 
 namespace stagebridge::cli {
@@ -101,6 +102,7 @@ int CmdServe(const Config& config) {
   if (Status s = runner.Prepare(); !s.ok()) return Fail("local database", s);
   std::vector<workflow::Scheduler::Entry> entries;
   for (const auto& [name, key] : {std::pair<std::string, std::string>{workflow::kReplicate, "replicate_schedule"},
+                                  std::pair<std::string, std::string>{workflow::kUnsubscribe, "unsubscribe_schedule"},
                                   std::pair<std::string, std::string>{workflow::kCleanup, "cleanup_schedule"}}) {
     entries.push_back({name, *workflow::ParseSchedule(config.Get(key))});  // validated with the configuration
   }
@@ -112,6 +114,9 @@ int CmdServe(const Config& config) {
                                      const std::string& trigger) {
     return scheduler.RunNow(workflow, schema, trigger);
   };
+  subscription::Intake subscriptions(pool, config.Get("cloud_db"), *schemas);
+  if (Status s = subscriptions.Prepare(); !s.ok()) return Fail("local database", s);
+  deps.subscriptions = &subscriptions;
   services::RegisterAll(router, deps);
 
   metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",

@@ -80,9 +80,15 @@ void PrintRun(const workflow::RunRecord& run, std::ostream& out) {
                      run.ended > 0 ? fmt::format("{} s", run.ended - run.started) : std::string("running"));
   if (!run.error.empty()) out << "  error: " << run.error << "\n";
   for (const sync::SchemaResult& s : run.schemas) {
-    out << fmt::format("  {}: {} staged row(s) merged: {} inserted, {} updated, {} deleted, {} rejected\n", s.schema,
-                       s.staged, s.inserted, s.updated, s.deleted, s.rejected);
-    for (const std::string& r : s.rejections) out << "    rejected " << r << "\n";
+    bool requests = run.workflow == workflow::kUnsubscribe;  // the figures of subscription requests
+    if (requests) {
+      out << fmt::format("  {}: {} request(s) applied: {} subscribed, {} unsubscribed, {} blocklisted, {} refused\n",
+                         s.schema, s.staged, s.inserted, s.deleted, s.updated, s.rejected);
+    } else {
+      out << fmt::format("  {}: {} staged row(s) merged: {} inserted, {} updated, {} deleted, {} rejected\n", s.schema,
+                         s.staged, s.inserted, s.updated, s.deleted, s.rejected);
+    }
+    for (const std::string& r : s.rejections) out << (requests ? "    refused " : "    rejected ") << r << "\n";
     if (static_cast<std::int64_t>(s.rejections.size()) < s.rejected) {
       out << fmt::format("    … {} more rejected row(s) not listed\n",
                          s.rejected - static_cast<std::int64_t>(s.rejections.size()));
@@ -141,6 +147,7 @@ int CmdWorkflowList(const Config& config) {
   Result<bool> ready = HistoryExists(**db);
   if (!ready.ok()) return Fail(ready.status());
   std::map<std::string, std::string> schedules{{workflow::kReplicate, config.Get("replicate_schedule")},
+                                               {workflow::kUnsubscribe, config.Get("unsubscribe_schedule")},
                                                {workflow::kCleanup, config.Get("cleanup_schedule")}};
   std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", "WORKFLOW", "SCHEDULE", "LAST RUN", "RUNNING NOW");
   for (const std::string& name : workflow::Workflows()) {

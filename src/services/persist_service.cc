@@ -77,6 +77,7 @@ void RegisterAll(soap::Router& router, Deps& deps) {
   router.AddService(MakeSessionService(deps));
   router.AddService(MakePersistService(deps));
   router.AddService(MakeReplicationService(deps));
+  router.AddService(MakeSubscriptionService(deps));
 }
 
 }  // namespace stagebridge::services

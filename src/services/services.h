@@ -4,6 +4,7 @@
 //   xtk:session  Logon, Logoff, GetUserInfo, Ingest, IngestExt
 //   xtk:persist  GetEntityIfMoreRecent (method discovery, compiled schemas)
 //   nms:replicationStrategy  StartReplicateStagingData (run the staging sync now)
+//   nms:subscription  Subscribe, Unsubscribe (staged requests, applied by ffdaUnsubscribe)
 //
 // Thread-safety: the services hold references to thread-safe components only.
 #pragma once
@@ -15,6 +16,7 @@
 #include "schema/schema_set.h"
 #include "soap/router.h"
 #include "staging/writer.h"
+#include "subscription/intake.h"
 
 namespace stagebridge::services {
 
@@ -29,11 +31,14 @@ struct Deps {
   // no scheduler runs it. Empty in processes without a scheduler.
   std::function<bool(const std::string& workflow, const std::string& schema, const std::string& trigger)>
       start_workflow;
+  // Checks and stages Subscribe/Unsubscribe calls; null in processes that do not serve them.
+  subscription::Intake* subscriptions = nullptr;
 };
 
 soap::ServiceDef MakeSessionService(Deps& deps);
 soap::ServiceDef MakePersistService(Deps& deps);
 soap::ServiceDef MakeReplicationService(Deps& deps);
+soap::ServiceDef MakeSubscriptionService(Deps& deps);
 
 // Registers every service on `router`.
 void RegisterAll(soap::Router& router, Deps& deps);

@@ -10,8 +10,7 @@
 
 namespace stagebridge::subscription {
 
-Intake::Intake(store::ConnectionPool& local, std::string cloud_url, const schema::SchemaSet& schemas,
-               int cache_seconds)
+Intake::Intake(store::ConnectionPool& local, std::string cloud_url, const schema::SchemaSet& schemas, int cache_seconds)
     : local_(local), cloud_url_(std::move(cloud_url)), schemas_(schemas), cache_ttl_(cache_seconds) {}
 
 Status Intake::Prepare() {
@@ -28,8 +27,8 @@ Result<bool> Intake::Staged(const std::string& name) {
   if (col == nullptr || op == nullptr) return false;
   SB_ASSIGN_OR_RETURN(auto db, local_.Acquire());
   Result<std::vector<store::Row>> rows =
-      db->Query(fmt::format("SELECT 1 FROM {} WHERE {} = $1 AND {} <> {}", stg->sql_table, col->sql_name,
-                            op->sql_name, static_cast<int>(schema::StgOp::kDelete)),
+      db->Query(fmt::format("SELECT 1 FROM {} WHERE {} = $1 AND {} <> {}", stg->sql_table, col->sql_name, op->sql_name,
+                            static_cast<int>(schema::StgOp::kDelete)),
                 {name});
   if (!rows.ok()) return false;  // no staging table yet (schema apply not run): not staged
   return !rows->empty();

@@ -32,8 +32,7 @@ namespace stagebridge::subscription {
 
 class Intake {
  public:
-  Intake(store::ConnectionPool& local, std::string cloud_url, const schema::SchemaSet& schemas,
-         int cache_seconds = 30);
+  Intake(store::ConnectionPool& local, std::string cloud_url, const schema::SchemaSet& schemas, int cache_seconds = 30);
 
   // Creates the request table. Call once before Accept().
   Status Prepare();

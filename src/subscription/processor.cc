@@ -31,9 +31,14 @@ const char* ChannelFlag(std::int64_t message_type) {
   }
 }
 
-// Timestamps read back from SQLite carry no zone; they are UTC.
-std::string WithZone(std::string ts) {
-  if (ts.size() == 19) ts += "+00";
+// The nms:recipient blocklist flags.
+constexpr const char* kFlags[] = {"blackList",      "blackListEmail",      "blackListMobile",
+                                  "blackListPhone", "blackListPostalMail", "blackListFax"};
+
+// Timestamps read back from SQLite carry no zone; they are UTC (PostgreSQL
+// would read them in its session's time zone).
+std::string WithZone(std::string ts, store::DialectKind cloud) {
+  if (ts.size() == 19 && cloud == store::DialectKind::kPostgres) ts += "+00";
   return ts;
 }
 
@@ -84,11 +89,13 @@ class Batch {
         return Refuse(r, nullptr, nullptr, fmt::format("unknown service '{}'", r.service));
       }
     }
-    SB_ASSIGN_OR_RETURN(Recipient * rcp, FindRecipient(r.key_attr, r.key_value));
+    SB_ASSIGN_OR_RETURN(Recipient found, FindRecipient(r.key_attr, r.key_value));
+    Recipient* rcp = &found;
     if (!rcp->exists) {
       if (r.action == Action::kUnsubscribe) return NoOp();
       if (!r.create) return Refuse(r, nullptr, service ? &*service : nullptr, "unknown recipient (create was not set)");
-      SB_RETURN_IF_ERROR(CreateRecipient(r, *rcp));
+      SB_ASSIGN_OR_RETURN(std::string conflict, CreateRecipient(r, *rcp));
+      if (!conflict.empty()) return Refuse(r, nullptr, service ? &*service : nullptr, conflict);
     }
     const Service* svc = service ? &*service : nullptr;
     if (r.action == Action::kSubscribe) {
@@ -97,20 +104,20 @@ class Batch {
       if (const char* flag = ChannelFlag(svc->message_type); flag != nullptr && rcp->flags[flag]) {
         return Refuse(r, rcp, svc, fmt::format("the recipient opted out of the service's channel ({})", flag));
       }
-      SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query(fmt::format("SELECT 1 FROM {} WHERE {} = $1 AND {} = $2",
-                                                              t_.subscriptions->sql_table,
-                                                              Col(*t_.subscriptions, "recipient-id"),
-                                                              Col(*t_.subscriptions, "service-id")),
-                                                  {rcp->id, svc->id}));
+      SB_ASSIGN_OR_RETURN(
+          auto rows,
+          cloud_.Query(fmt::format("SELECT 1 FROM {} WHERE {} = $1 AND {} = $2", t_.subscriptions->sql_table,
+                                   Col(*t_.subscriptions, "recipient-id"), Col(*t_.subscriptions, "service-id")),
+                       {rcp->id, svc->id}));
       if (!rows.empty()) return NoOp();
-      SB_RETURN_IF_ERROR(cloud_
-                             .Execute(fmt::format("INSERT INTO {} ({}, {}, {}, {}) VALUES ($1, $2, $3, $4)",
-                                                  t_.subscriptions->sql_table, Col(*t_.subscriptions, "id"),
-                                                  Col(*t_.subscriptions, "recipient-id"),
-                                                  Col(*t_.subscriptions, "service-id"),
-                                                  Col(*t_.subscriptions, "created")),
-                                      {staging::NewUuid(), rcp->id, svc->id, WithZone(r.requested)})
-                             .status());
+      SB_RETURN_IF_ERROR(
+          cloud_
+              .Execute(
+                  fmt::format("INSERT INTO {} ({}, {}, {}, {}) VALUES ($1, $2, $3, $4)", t_.subscriptions->sql_table,
+                              Col(*t_.subscriptions, "id"), Col(*t_.subscriptions, "recipient-id"),
+                              Col(*t_.subscriptions, "service-id"), Col(*t_.subscriptions, "created")),
+                  {staging::NewUuid(), rcp->id, svc->id, WithZone(r.requested, cloud_.kind())})
+              .status());
       ++result_.subscriptions.inserted;
       return Record(r, rcp, svc, "subscribe", "");
     }
@@ -125,11 +132,11 @@ class Batch {
       ++result_.subscriptions.updated;
       return Record(r, rcp, nullptr, "blocklist", "");
     }
-    SB_ASSIGN_OR_RETURN(std::int64_t n,
-                        cloud_.Execute(fmt::format("DELETE FROM {} WHERE {} = $1 AND {} = $2",
-                                                   t_.subscriptions->sql_table, Col(*t_.subscriptions, "recipient-id"),
-                                                   Col(*t_.subscriptions, "service-id")),
-                                       {rcp->id, svc->id}));
+    SB_ASSIGN_OR_RETURN(
+        std::int64_t n,
+        cloud_.Execute(fmt::format("DELETE FROM {} WHERE {} = $1 AND {} = $2", t_.subscriptions->sql_table,
+                                   Col(*t_.subscriptions, "recipient-id"), Col(*t_.subscriptions, "service-id")),
+                       {rcp->id, svc->id}));
     if (n == 0) return NoOp();
     ++result_.subscriptions.deleted;
     return Record(r, rcp, svc, "unsubscribe", "");
@@ -154,39 +161,38 @@ class Batch {
     return found;
   }
 
-  Result<Recipient*> FindRecipient(const std::string& key_attr, const std::string& key_value) {
-    std::string cache_key = key_attr + '\x1f' + key_value;
-    auto it = recipients_.find(cache_key);
-    if (it != recipients_.end()) return &it->second;
+  // Not cached: a recipient may be named by its id in one request and by its
+  // email in the next, and the transaction sees its own writes.
+  Result<Recipient> FindRecipient(const std::string& key_attr, const std::string& key_value) {
     std::vector<std::string> cols{Col(*t_.recipients, "id")};
-    for (const char* f :
-         {"blackList", "blackListEmail", "blackListMobile", "blackListPhone", "blackListPostalMail", "blackListFax"}) {
-      cols.push_back(Col(*t_.recipients, f));
-    }
+    for (const char* f : kFlags) cols.push_back(Col(*t_.recipients, f));
     SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query(fmt::format("SELECT {} FROM {} WHERE {} = $1", fmt::join(cols, ", "),
                                                             t_.recipients->sql_table, Col(*t_.recipients, key_attr)),
                                                 {key_value}));
-    Recipient& r = recipients_[cache_key];
+    Recipient r;
     if (!rows.empty()) {
       r.exists = true;
       r.id = store::ValueToString(rows[0][0]);
-      int i = 1;
-      for (const char* f :
-           {"blackList", "blackListEmail", "blackListMobile", "blackListPhone", "blackListPostalMail", "blackListFax"}) {
-        const store::Value& v = rows[0][static_cast<std::size_t>(i++)];
+      std::size_t i = 1;
+      for (const char* f : kFlags) {
+        const store::Value& v = rows[0][i++];
         r.flags[f] = !store::IsNull(v) && sync::AsInt(v) != 0;
       }
     }
-    return &r;
+    return r;
   }
 
-  Status CreateRecipient(const Request& r, Recipient& rcp) {
+  // Inserts the recipient a Subscribe with create=true describes. Returns why it
+  // cannot be created ("" when it was): its id or a declared key's value already
+  // belongs to another recipient (checked first, so the transaction stays usable).
+  Result<std::string> CreateRecipient(const Request& r, Recipient& rcp) {
     pugi::xml_document doc;
     if (!doc.load_string(r.recipient.c_str()) || !doc.first_child()) {
       return Status::Internal(fmt::format("request {}: the recipient to create is unreadable", r.seq));
     }
     std::vector<std::string> cols;
     store::Params values;
+    std::map<std::string, store::Value> given;  // attribute name → value
     std::string id;
     for (pugi::xml_attribute a : doc.first_child().attributes()) {
       std::string_view name = a.name();
@@ -198,9 +204,30 @@ class Batch {
       if (attr == nullptr) continue;  // checked when the call was accepted
       SB_ASSIGN_OR_RETURN(store::Value v, staging::ConvertValue(*attr, kRecipientSchema, a.value()));
       cols.push_back(attr->sql_name);
+      given[attr->name] = v;
       values.push_back(std::move(v));
     }
     if (id.empty()) id = staging::NewUuid();
+    given["id"] = id;
+    for (const schema::Key& key : t_.recipients->keys) {
+      std::vector<std::string> where;
+      store::Params params;
+      for (const std::string& field : key.fields) {
+        std::string attr = key.internal ? std::string("id") : field;
+        auto it = given.find(attr);
+        if (it == given.end() || store::IsNull(it->second)) break;
+        where.push_back(fmt::format("{} = ${}", Col(*t_.recipients, attr), params.size() + 1));
+        params.push_back(it->second);
+      }
+      if (where.size() != key.fields.size()) continue;  // not every field given: no conflict possible
+      SB_ASSIGN_OR_RETURN(auto rows, cloud_.Query(fmt::format("SELECT 1 FROM {} WHERE {}", t_.recipients->sql_table,
+                                                              fmt::join(where, " AND ")),
+                                                  params));
+      if (!rows.empty()) {
+        return fmt::format("cannot create the recipient: its {} is already another recipient's",
+                           key.internal ? std::string("id") : fmt::format("{}", fmt::join(key.fields, "+")));
+      }
+    }
     cols.insert(cols.begin(), Col(*t_.recipients, "id"));
     values.insert(values.begin(), id);
     std::string placeholders;
@@ -212,21 +239,19 @@ class Batch {
                            .status());
     rcp.exists = true;
     rcp.id = id;
-    for (const char* f :
-         {"blackList", "blackListEmail", "blackListMobile", "blackListPhone", "blackListPostalMail", "blackListFax"}) {
-      const schema::Attribute* attr = t_.recipients->FindAttribute(f);
-      pugi::xml_attribute given = doc.first_child().attribute(f);
-      rcp.flags[f] = attr != nullptr && given && xml::ParseBool(given.value()).value_or(false);
+    for (const char* f : kFlags) {
+      auto it = given.find(f);
+      rcp.flags[f] = it != given.end() && !store::IsNull(it->second) && sync::AsInt(it->second) != 0;
     }
     ++result_.recipients_created;
-    return Status::Ok();
+    return std::string();
   }
 
   Status Refuse(const Request& r, const Recipient* rcp, const Service* svc, const std::string& why) {
     ++result_.subscriptions.rejected;
     if (result_.subscriptions.rejections.size() < static_cast<std::size_t>(sync::kMaxRecordedRejections)) {
-      result_.subscriptions.rejections.push_back(fmt::format("{}={}, service '{}': {}", r.key_attr, r.key_value,
-                                                             r.service, why));
+      result_.subscriptions.rejections.push_back(
+          fmt::format("{}={}, service '{}': {}", r.key_attr, r.key_value, r.service, why));
     }
     return Record(r, rcp, svc, "refused", why);
   }
@@ -244,14 +269,13 @@ class Batch {
                   svc != nullptr ? store::Value{svc->id} : store::Value{}, r.service,
                   fmt::format("{}={}", r.key_attr, r.key_value).substr(0, 255), std::string(action), r.origin,
                   reason.empty() ? store::Value{} : store::Value{reason.substr(0, 255)}, r.seq,
-                  WithZone(r.requested)})
+                  WithZone(r.requested, cloud_.kind())})
         .status();
   }
 
   store::Database& cloud_;
   const Tables& t_;
   ProcessResult& result_;
-  std::map<std::string, Recipient> recipients_;
   std::map<std::string, std::optional<Service>> services_;
 };
 
@@ -288,9 +312,9 @@ Status Processor::Process(ProcessResult& result) {
   sync::CrashPoint("subscriptions-leftovers");
   SB_ASSIGN_OR_RETURN(result.subscriptions.leftovers_cleared, ClearRequests(local_, applied));
   SB_ASSIGN_OR_RETURN(std::int64_t upto, sync::HighestSequence(local_, kRequestTable, "iSeq"));
-  SB_ASSIGN_OR_RETURN(std::int64_t total,
-                      sync::ScalarInt(local_, fmt::format("SELECT count(*) FROM {} WHERE iSeq <= $1", kRequestTable),
-                                      {upto}));
+  SB_ASSIGN_OR_RETURN(
+      std::int64_t total,
+      sync::ScalarInt(local_, fmt::format("SELECT count(*) FROM {} WHERE iSeq <= $1", kRequestTable), {upto}));
   std::int64_t lo = applied;
   while (lo < upto) {
     SB_ASSIGN_OR_RETURN(std::vector<Request> requests,

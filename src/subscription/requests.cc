@@ -46,9 +46,10 @@ Result<const schema::Attribute*> KeyAttribute(const schema::Schema& recipients, 
   };
   if (!spec.starts_with('@')) return bad();
   std::string_view name = spec.substr(1);
-  if (name == "id") return recipients.attributes.front().role == schema::AttrRole::kPrimaryKey
-                               ? Result<const schema::Attribute*>(&recipients.attributes.front())
-                               : bad();
+  if (name == "id")
+    return recipients.attributes.front().role == schema::AttrRole::kPrimaryKey
+               ? Result<const schema::Attribute*>(&recipients.attributes.front())
+               : bad();
   for (const schema::Key* k : recipients.declared_keys()) {
     if (k->fields.size() == 1 && k->fields[0] == name) return recipients.FindAttribute(name);
   }
@@ -107,8 +108,7 @@ Result<std::vector<Request>> DecodeRequests(Action action, const std::vector<std
   pugi::xml_attribute key_attr = recipient.attribute(std::string(key_name).c_str());
   if (!key_attr || Trim(key_attr.value()).empty()) {
     return CodedError(Status::Code::kInvalidArgument, kBadKey,
-                      fmt::format("The recipient has no value for its key @{} (the _key it reconciles on).",
-                                  key_name));
+                      fmt::format("The recipient has no value for its key @{} (the _key it reconciles on).", key_name));
   }
   std::string key_value;
   if (key->role == schema::AttrRole::kPrimaryKey) {
@@ -188,8 +188,8 @@ Status StageRequests(store::Database& db, const std::vector<Request>& requests) 
   SB_RETURN_IF_ERROR(txn.Begin());
   std::vector<std::int64_t> seqs;
   if (seq_expr.empty()) {
-    SB_ASSIGN_OR_RETURN(seqs, store::NextSequenceValues(db, staging::kStagingSequence,
-                                                        static_cast<std::int64_t>(requests.size())));
+    SB_ASSIGN_OR_RETURN(
+        seqs, store::NextSequenceValues(db, staging::kStagingSequence, static_cast<std::int64_t>(requests.size())));
   }
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const Request& r = requests[i];

@@ -46,13 +46,13 @@ enum class Action { kUnsubscribe = 0, kSubscribe = 1 };
 struct Request {
   std::int64_t seq = 0;  // set when read back
   Action action = Action::kSubscribe;
-  std::string service;     // internal name; "" = the global blocklist (Unsubscribe only)
-  std::string key_attr;    // the nms:recipient attribute the recipient reconciles on ("email", "id")
-  std::string key_value;   // as converted for that attribute
-  bool create = false;     // Subscribe: create the recipient when it is unknown
-  std::string recipient;   // create: the recipient's attributes, `<recipient a="v" …/>` (checked)
-  std::string origin;      // who asked: "soap:LOGIN"
-  std::string requested;   // when it was accepted (read back), as the database returns it
+  std::string service;    // internal name; "" = the global blocklist (Unsubscribe only)
+  std::string key_attr;   // the nms:recipient attribute the recipient reconciles on ("email", "id")
+  std::string key_value;  // as converted for that attribute
+  bool create = false;    // Subscribe: create the recipient when it is unknown
+  std::string recipient;  // create: the recipient's attributes, `<recipient a="v" …/>` (checked)
+  std::string origin;     // who asked: "soap:LOGIN"
+  std::string requested;  // when it was accepted (read back), as the database returns it
 };
 
 // Splits a serviceName parameter: comma-separated internal names, blanks around

@@ -2,8 +2,6 @@
 // the requests, and the ffdaUnsubscribe processing on every local × cloud pair:
 // ordering, blocklist precedence, channel opt-outs, create, no-ops, history,
 // idempotence, and a kill at each crash point followed by a re-run.
-#include <signal.h>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pugixml.hpp>
+#include <signal.h>
 
 #include "schema/apply.h"
 #include "staging/record.h"
@@ -25,14 +24,14 @@
 namespace stagebridge::subscription {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using sync::test_schemas::Schemas;
 using test::AllPairs;
 using test::BackendPair;
 using test::PairName;
 using test::PairParamName;
 using test::TestDatabase;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 // Decodes `xml` as the recipient parameter.
 Result<std::vector<Request>> Decode(Action action, const std::string& services, const std::string& xml,
@@ -89,8 +88,8 @@ TEST(DecodeRequestsTest, ReconcilesOnId) {
 }
 
 TEST(DecodeRequestsTest, CreateKeepsTheCheckedAttributes) {
-  Result<std::vector<Request>> r = Decode(Action::kSubscribe, "news",
-                                          R"(<recipient _key="@email" email="b@x.org" firstName="Bo"/>)", true);
+  Result<std::vector<Request>> r =
+      Decode(Action::kSubscribe, "news", R"(<recipient _key="@email" email="b@x.org" firstName="Bo"/>)", true);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE((*r)[0].create);
   EXPECT_THAT((*r)[0].recipient, HasSubstr("firstName=\"Bo\""));
@@ -133,10 +132,12 @@ class ProcessorFixture {
     Result<schema::ApplyReport> applied = schema::ApplySchemas(Schemas(), *local_db_, *cloud_db_);
     ASSERT_TRUE(applied.ok()) << applied.status().ToString();
     ASSERT_TRUE(EnsureRequestTable(*local_db_).ok());
-    Exec(*cloud_db_, "INSERT INTO NmsService (uServiceId, sName, sLabel, iMessageType) VALUES "
-                     "('S-NEWS', 'news', 'Newsletter', 0), ('S-SMS', 'sms', 'SMS alerts', 1)");
-    Exec(*cloud_db_, "INSERT INTO NmsRecipient (uRecipientId, sEmail, sFirstName) VALUES ('R-ALICE', 'alice@x.org', "
-                     "'Alice')");
+    Exec(*cloud_db_,
+         "INSERT INTO NmsService (uServiceId, sName, sLabel, iMessageType) VALUES "
+         "('S-NEWS', 'news', 'Newsletter', 0), ('S-SMS', 'sms', 'SMS alerts', 1)");
+    Exec(*cloud_db_,
+         "INSERT INTO NmsRecipient (uRecipientId, sEmail, sFirstName) VALUES ('R-ALICE', 'alice@x.org', "
+         "'Alice')");
   }
 
   void Exec(store::Database& db, const std::string& sql) {
@@ -215,12 +216,14 @@ TEST_P(ProcessorTest, SubscribeAddsTheSubscriptionAndItsHistory) {
   EXPECT_EQ(r.subscriptions.rejected, 0);
   EXPECT_THAT(Subscriptions(), ElementsAre("alice@x.org|news", "alice@x.org|sms"));
   std::vector<std::string> rows =
-      Column(*cloud_db_, "SELECT uRecipientId, uServiceId, sAction, sOrigin, sReason FROM NmsSubHisto ORDER BY "
-                         "uServiceId");
+      Column(*cloud_db_,
+             "SELECT uRecipientId, uServiceId, sAction, sOrigin, sReason FROM NmsSubHisto ORDER BY "
+             "uServiceId");
   EXPECT_THAT(rows, ElementsAre("R-ALICE|S-NEWS|subscribe|soap:test|NULL", "R-ALICE|S-SMS|subscribe|soap:test|NULL"));
   // Requested and applied times are both recorded.
-  EXPECT_THAT(Column(*cloud_db_, "SELECT count(*) FROM NmsSubHisto WHERE tsRequested IS NOT NULL AND tsApplied IS "
-                                 "NOT NULL"),
+  EXPECT_THAT(Column(*cloud_db_,
+                     "SELECT count(*) FROM NmsSubHisto WHERE tsRequested IS NOT NULL AND tsApplied IS "
+                     "NOT NULL"),
               ElementsAre("2"));
   EXPECT_EQ(Pending(), 0);
 }
@@ -274,8 +277,9 @@ TEST_P(ProcessorTest, UnknownRecipientIsCreatedOnlyWhenAsked) {
   EXPECT_THAT(r.subscriptions.rejections[0], HasSubstr("bob@x.org"));
   EXPECT_THAT(r.subscriptions.rejections[0], HasSubstr("unknown recipient"));
   EXPECT_THAT(Subscriptions(), ElementsAre("carol@x.org|news"));
-  EXPECT_THAT(Column(*cloud_db_, "SELECT sFirstName, sLastName, iBlackList FROM NmsRecipient WHERE sEmail = "
-                                 "'carol@x.org'"),
+  EXPECT_THAT(Column(*cloud_db_,
+                     "SELECT sFirstName, sLastName, iBlackList FROM NmsRecipient WHERE sEmail = "
+                     "'carol@x.org'"),
               ElementsAre("Carol|Doe|0"));
   EXPECT_THAT(Column(*cloud_db_, "SELECT sRecipientKey, sAction, sReason FROM NmsSubHisto WHERE sAction = 'refused'"),
               ElementsAre("email=bob@x.org|refused|unknown recipient (create was not set)"));
@@ -294,8 +298,7 @@ TEST_P(ProcessorTest, BlocklistWinsOverAnyLaterSubscribe) {
   ProcessResult r = ProcessOk();
   EXPECT_EQ(r.subscriptions.updated, 1);
   EXPECT_EQ(r.subscriptions.rejected, 1);
-  EXPECT_THAT(Column(*cloud_db_, "SELECT iBlackList FROM NmsRecipient WHERE sEmail = 'alice@x.org'"),
-              ElementsAre("1"));
+  EXPECT_THAT(Column(*cloud_db_, "SELECT iBlackList FROM NmsRecipient WHERE sEmail = 'alice@x.org'"), ElementsAre("1"));
   EXPECT_THAT(Subscriptions(), ElementsAre("alice@x.org|news"));
   EXPECT_THAT(History(), ElementsAre("email=alice@x.org|news|subscribe", "email=alice@x.org||blocklist",
                                      "email=alice@x.org|sms|refused"));

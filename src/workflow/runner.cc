@@ -1,6 +1,7 @@
 // runner.cc — workflow runs: lease, heartbeat, history, the merge per schema.
 #include "workflow/runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "staging/record.h"
+#include "subscription/processor.h"
+#include "subscription/requests.h"
 #include "xml/document.h"
 
 namespace stagebridge::workflow {
@@ -59,6 +62,20 @@ class Heartbeat {
   std::thread thread_;
 };
 
+// Whether a run may go on after a committed batch.
+Status GoOn(const RunRequest& request, const std::atomic<bool>& lease_lost) {
+  if (lease_lost) {
+    return CodedError(Status::Code::kAborted, "SYN-300005",
+                      "The run lost its lease (another process may have taken over); it stopped after its last "
+                      "committed batch.");
+  }
+  if (request.stop != nullptr && *request.stop) {
+    return CodedError(Status::Code::kAborted, "SYN-300006",
+                      "The run was stopped (server shutting down) after its last committed batch.");
+  }
+  return Status::Ok();
+}
+
 std::string Summary(const sync::SchemaResult& r) {
   return fmt::format("{}: {} staged row(s) merged: {} inserted, {} updated, {} deleted, {} rejected", r.schema,
                      r.staged, r.inserted, r.updated, r.deleted, r.rejected);
@@ -67,7 +84,7 @@ std::string Summary(const sync::SchemaResult& r) {
 }  // namespace
 
 const std::vector<std::string>& Workflows() {
-  static const std::vector<std::string> names{kReplicate, kCleanup};
+  static const std::vector<std::string> names{kReplicate, kUnsubscribe, kCleanup};
   return names;
 }
 
@@ -79,26 +96,32 @@ Status Runner::Prepare() {
   return EnsureHistoryTables(*db);
 }
 
-Result<std::vector<const schema::Schema*>> Runner::Sources(const std::string& name) const {
+Result<std::vector<const schema::Schema*>> Runner::Sources(const std::string& names) const {
   std::vector<const schema::Schema*> out;
-  if (name.empty()) {
+  if (names.empty()) {
     for (const schema::Schema* s : schemas_.All()) {
       if (s->auto_stg && !s->stg_schema.empty()) out.push_back(s);
     }
     return out;
   }
-  const schema::Schema* s = schemas_.Find(name);
-  if (s != nullptr && s->is_staging()) s = schemas_.Find(s->stg_src_schema);  // "dem:sampleTableStg" names its source
-  if (s == nullptr) {
-    return CodedError(Status::Code::kNotFound, "SYN-300001",
-                      fmt::format("The schema '{}' does not exist.", xml::Printable(name)));
+  for (std::string_view rest = names;;) {
+    std::size_t comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    const schema::Schema* s = schemas_.Find(name);
+    if (s != nullptr && s->is_staging()) s = schemas_.Find(s->stg_src_schema);  // "dem:sampleTableStg" names its source
+    if (s == nullptr) {
+      return CodedError(Status::Code::kNotFound, "SYN-300001",
+                        fmt::format("The schema '{}' does not exist.", xml::Printable(name)));
+    }
+    if (!s->auto_stg || s->stg_schema.empty()) {
+      return CodedError(
+          Status::Code::kInvalidArgument, "SYN-300001",
+          fmt::format("The schema '{}' is not staged (no autoStg=\"true\"): there is nothing to replicate.", s->id()));
+    }
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
   }
-  if (!s->auto_stg || s->stg_schema.empty()) {
-    return CodedError(
-        Status::Code::kInvalidArgument, "SYN-300001",
-        fmt::format("The schema '{}' is not staged (no autoStg=\"true\"): there is nothing to replicate.", s->id()));
-  }
-  out.push_back(s);
   return out;
 }
 
@@ -148,8 +171,13 @@ Result<RunRecord> Runner::Run(const RunRequest& request) {
     run.holder = holder_;
     run.started = NowSeconds();
     spdlog::info("workflow {} run {} started ({})", run.workflow, run.id, run.trigger);
-    outcome =
-        request.workflow == kReplicate ? Replicate(request, sources, run, *local, lease_lost) : Cleanup(run, *local);
+    if (request.workflow == kReplicate) {
+      outcome = Replicate(request, sources, run, *local, lease_lost);
+    } else if (request.workflow == kUnsubscribe) {
+      outcome = Subscriptions(request, run, *local, lease_lost);
+    } else {
+      outcome = Cleanup(run, *local);
+    }
   }
   run.status = outcome.ok() ? "done" : "error";
   run.error = outcome.ok() ? "" : outcome.message();
@@ -166,8 +194,7 @@ Result<RunRecord> Runner::Run(const RunRequest& request) {
   return run;
 }
 
-Status Runner::Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
-                         store::Database& local, const std::atomic<bool>& lease_lost) {
+Result<std::unique_ptr<store::Database>> Runner::OpenCloud() const {
   Result<std::unique_ptr<store::Database>> cloud = store::OpenDatabase(options_.cloud_url);
   if (!cloud.ok()) {
     return CodedError(Status::Code::kUnavailable, "SYN-500001",
@@ -182,6 +209,12 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
     (void)(*cloud)->Execute(fmt::format("SET idle_in_transaction_session_timeout = '{}s'",
                                         2 * std::max<std::int64_t>(options_.lease_seconds, 1)));
   }
+  return cloud;
+}
+
+Status Runner::Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
+                         store::Database& local, const std::atomic<bool>& lease_lost) {
+  SB_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> cloud, OpenCloud());
   // The merge reads staging on a connection of its own (the run's connection
   // records the history meanwhile).
   SB_ASSIGN_OR_RETURN(auto reader, local_.Acquire());
@@ -196,16 +229,7 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
       spdlog::info("workflow {} run {}: {} {}/{} staged rows merged ({:.0f} rows/s)", run.workflow, run.id, p.schema,
                    p.done, p.total, rate);
       if (request.on_progress) request.on_progress(p);
-      if (lease_lost) {
-        return CodedError(Status::Code::kAborted, "SYN-300005",
-                          "The run lost its lease (another process may have taken over); it stopped after its last "
-                          "committed batch.");
-      }
-      if (request.stop != nullptr && *request.stop) {
-        return CodedError(Status::Code::kAborted, "SYN-300006",
-                          "The run was stopped (server shutting down) after its last committed batch.");
-      }
-      return Status::Ok();
+      return GoOn(request, lease_lost);
     };
     auto last_log = std::chrono::steady_clock::now();
     options.on_loading = [&](const sync::Progress& p) {
@@ -216,7 +240,7 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
       }
       if (request.on_progress) request.on_progress(p);
     };
-    sync::Merger merger(*reader, **cloud, options);
+    sync::Merger merger(*reader, *cloud, options);
     sync::SchemaResult result;
     Status s = merger.Merge(*source, *stg, result);
     if (Status r = RecordSchema(local, run.id, result); !r.ok()) {
@@ -231,6 +255,56 @@ Status Runner::Replicate(const RunRequest& request, const std::vector<const sche
   }
   if (errors.empty()) return Status::Ok();
   return Status::Internal(fmt::format("{}", fmt::join(errors, "; ")));
+}
+
+Status Runner::Subscriptions(const RunRequest& request, RunRecord& run, store::Database& local,
+                             const std::atomic<bool>& lease_lost) {
+  // Recipients and services written through IngestExt are merged first, so a
+  // request finds the recipient, service or blocklist flag written before it.
+  std::vector<std::string> pending;
+  for (const char* id : {subscription::kServiceSchema, subscription::kRecipientSchema}) {
+    const schema::Schema* source = schemas_.Find(id);
+    const schema::Schema* stg = source != nullptr ? schemas_.Find(source->stg_schema) : nullptr;
+    if (stg == nullptr) continue;
+    Result<std::int64_t> staged = sync::ScalarInt(local, "SELECT count(*) FROM " + stg->sql_table, {});
+    if (staged.ok() && *staged > 0) pending.emplace_back(id);
+  }
+  if (!pending.empty()) {
+    RunRequest merge;
+    merge.workflow = kReplicate;
+    merge.schema = fmt::format("{}", fmt::join(pending, ","));
+    merge.trigger = kUnsubscribe;
+    merge.on_progress = request.on_progress;
+    merge.stop = request.stop;
+    spdlog::info("workflow {} run {}: merging the staged {} first", run.workflow, run.id, merge.schema);
+    SB_ASSIGN_OR_RETURN(RunRecord merged, Run(merge));
+    if (merged.status != "done") {
+      return Status::Internal(fmt::format("the staging sync of {} (run {}) failed, the requests stay staged: {}",
+                                          merge.schema, merged.id, merged.error));
+    }
+  }
+  SB_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> cloud, OpenCloud());
+  SB_ASSIGN_OR_RETURN(auto reader, local_.Acquire());
+  subscription::ProcessOptions options;
+  options.batch_requests = options_.subscription_batch;
+  options.on_batch = [&](const sync::Progress& p) -> Status {
+    spdlog::info("workflow {} run {}: {}/{} subscription request(s) applied", run.workflow, run.id, p.done, p.total);
+    if (request.on_progress) request.on_progress(p);
+    return GoOn(request, lease_lost);
+  };
+  subscription::Processor processor(*reader, *cloud, schemas_, options);
+  subscription::ProcessResult result;
+  Status s = processor.Process(result);
+  if (Status r = RecordSchema(local, run.id, result.subscriptions); !r.ok()) {
+    spdlog::error("workflow {} run {}: cannot record the figures: {}", run.workflow, run.id, r.ToString());
+  }
+  spdlog::info(
+      "workflow {} run {}: {} subscription request(s) applied: {} subscribed, {} unsubscribed, {} blocklisted, {} "
+      "refused, {} unchanged, {} recipient(s) created",
+      run.workflow, run.id, result.subscriptions.staged, result.subscriptions.inserted, result.subscriptions.deleted,
+      result.subscriptions.updated, result.subscriptions.rejected, result.no_ops, result.recipients_created);
+  run.schemas.push_back(std::move(result.subscriptions));
+  return s;
 }
 
 Status Runner::Cleanup(RunRecord& run, store::Database& local) {
@@ -256,6 +330,14 @@ Status Runner::Cleanup(RunRecord& run, store::Database& local) {
         }
       }
       done.push_back(fmt::format("{} merged leftover row(s) cleared", cleared));
+      // Subscription requests applied by a run that died before clearing them.
+      SB_ASSIGN_OR_RETURN(std::string source_id, sync::LocalSourceId(local));
+      SB_RETURN_IF_ERROR(sync::EnsureCloudBookkeeping(**cloud));
+      SB_ASSIGN_OR_RETURN(std::int64_t applied,
+                          sync::AppliedWatermark(**cloud, source_id, subscription::kWatermarkSchema));
+      SB_RETURN_IF_ERROR(subscription::EnsureRequestTable(local));
+      SB_ASSIGN_OR_RETURN(std::int64_t requests, subscription::ClearRequests(local, applied));
+      done.push_back(fmt::format("{} applied subscription request(s) cleared", requests));
     }
   }
   spdlog::info("workflow {} run {}: {}", run.workflow, run.id, fmt::join(done, ", "));

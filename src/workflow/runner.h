@@ -4,6 +4,8 @@
 // each run in the history.
 //
 //   ffdaReplicateStagingData  merge every staged schema (or one) into the cloud
+//   ffdaUnsubscribe           apply the staged subscription requests (after merging the
+//                             staged recipients and services they may refer to)
 //   cleanup                   purge old run history, expired sessions, merged leftovers
 //
 // Thread-safety: thread-safe; Run() blocks for the whole run.
@@ -12,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 namespace stagebridge::workflow {
 
 inline constexpr const char* kReplicate = "ffdaReplicateStagingData";
+inline constexpr const char* kUnsubscribe = "ffdaUnsubscribe";
 inline constexpr const char* kCleanup = "cleanup";
 
 // The workflows Run() knows, in display order.
@@ -34,13 +38,14 @@ struct RunnerOptions {
   std::int64_t batch_rows = 1000000;
   std::int64_t lease_seconds = 60;
   std::int64_t history_days = 30;
+  std::int64_t subscription_batch = 10000;  // subscription requests per cloud transaction
   // Cleanup hook purging expired sessions (the auth module owns them); may be empty.
   std::function<Result<std::int64_t>()> purge_sessions;
 };
 
 struct RunRequest {
   std::string workflow;
-  std::string schema;  // replicate: one source schema ("dem:sampleTable"), "" = all
+  std::string schema;  // replicate: source schemas ("dem:sampleTable", comma-separated), "" = all
   std::string trigger = "cli";
   bool wait_for_lease = true;  // false: fail with kFailedPrecondition when another run holds it
   std::function<void(const sync::Progress&)> on_progress;
@@ -64,8 +69,12 @@ class Runner {
  private:
   Status Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
                    store::Database& local, const std::atomic<bool>& lease_lost);
+  Status Subscriptions(const RunRequest& request, RunRecord& run, store::Database& local,
+                       const std::atomic<bool>& lease_lost);
   Status Cleanup(RunRecord& run, store::Database& local);
-  // Staged source schemas to merge: all, or the one named.
+  // The cloud database for a run (SYN-500001 when unavailable).
+  Result<std::unique_ptr<store::Database>> OpenCloud() const;
+  // Staged source schemas to merge: all, or those named (comma-separated).
   Result<std::vector<const schema::Schema*>> Sources(const std::string& name) const;
 
   store::ConnectionPool& local_;

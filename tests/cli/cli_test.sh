@@ -151,7 +151,9 @@ check "workflow list names both workflows with their schedules" \
 check "workflow list names cleanup" grep -qE "^cleanup +daily 04:00" <<<"$out"
 out=$(wsb workflow run nosuchflow 2>&1)
 check "workflow run of an unknown workflow exits 1" test $? -eq 1
-check "…naming the known ones" grep -q "Unknown workflow 'nosuchflow' (known: ffdaReplicateStagingData, cleanup)" <<<"$out"
+check "…naming the known ones" \
+  grep -q "Unknown workflow 'nosuchflow' (known: ffdaReplicateStagingData, ffdaUnsubscribe, cleanup)" <<<"$out"
+check "workflow list names ffdaUnsubscribe" grep -qE "^ffdaUnsubscribe +every 1h +never" <<<"$(wsb workflow list)"
 out=$(wsb workflow run ffdaReplicateStagingData --schema nms:nothing 2>&1)
 check "workflow run of an unknown schema exits 1" test $? -eq 1
 check "…with SYN-300001" grep -q "SYN-300001 The schema 'nms:nothing' does not exist" <<<"$out"
@@ -163,6 +165,28 @@ out=$(wsb workflow history ffdaReplicateStagingData --json)
 check "workflow history --json lists the run" grep -q '"id":1,"workflow":"ffdaReplicateStagingData","trigger":"cli"' <<<"$out"
 wsb workflow history nosuchflow >/dev/null 2>&1
 check "workflow history of an unknown workflow exits 2" test $? -eq 2
+out=$(wsb workflow run ffdaUnsubscribe)
+check "workflow run ffdaUnsubscribe with nothing staged ends done" \
+  grep -qE "^  nms:subscription: 0 request\(s\) applied: 0 subscribed" <<<"$out"
+
+# --- service add / list
+out=$(wsb service add news --label "Monthly news")
+check "service add exits 0 and says what it added" \
+  grep -qF "service 'news' added (label 'Monthly news', channel email)" <<<"$out"
+wsb service add alerts --channel mobile >/dev/null
+check "service add --channel mobile exits 0" test $? -eq 0
+out=$(wsb service add news 2>&1)
+check "service add of an existing name exits 1" test $? -eq 1
+check "…saying it exists" grep -qF "The service 'news' already exists." <<<"$out"
+out=$(wsb service add "a,b" 2>&1)
+check "service add of a list exits 1" test $? -eq 1
+out=$(wsb service add x --channel pigeon 2>&1)
+check "service add of an unknown channel exits 1 naming the channels" grep -qF "Unknown channel 'pigeon' (one of: email, mobile" <<<"$out"
+out=$(wsb service list)
+check "service list shows both services" grep -qE "^news +Monthly news +email +0$" <<<"$out"
+check "…with their channel" grep -qE "^alerts +alerts +mobile +0$" <<<"$out"
+out=$("$bin" --local-db "$local_url" --cloud-db "$(new_db emptycloud)" service list 2>&1)
+check "service list before schema apply exits 1 asking for it" grep -qF "run \`stagebridge schema apply\` first" <<<"$out"
 
 # --- serve: ping answers OK, SIGTERM stops with exit 0
 coproc SERVER { exec "$bin" --local-db "$local_url" --cloud-db "$cloud_url" --listen 127.0.0.1:0 serve 2>"$work/serve.err"; }

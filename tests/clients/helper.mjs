@@ -7,7 +7,8 @@
 // env.start([...flags]) runs `stagebridge serve` on 127.0.0.1:0 and resolves once
 // the server printed "listening on HOST:PORT" (no sleeps); server.stop() sends
 // SIGTERM and waits for the exit. env.rows(sql) reads the local (staging)
-// database with the sqlite3 / psql command-line tools.
+// database, env.cloudRows(sql) the cloud one, with the sqlite3 / psql
+// command-line tools.
 //
 // Needs: STAGEBRIDGE_BIN, STAGEBRIDGE_SOURCE_DIR; for postgres
 // STAGEBRIDGE_TEST_PG_URL (scripts/with-postgres.sh sets it). A missing variable
@@ -109,17 +110,22 @@ class Env {
     return server.ready;
   }
 
-  /** Rows of a query on the local database, as objects with lower-case keys. */
-  rows(sql) {
+  /** Rows of a query on the local database (or the one at `url`), as objects with lower-case keys. */
+  rows(sql, url = this.localUrl) {
     let list;
     if (backend === 'sqlite') {
-      const out = run('sqlite3', ['-json', this.localUrl.slice('sqlite:'.length), sql], { what: `sqlite3 ${sql}` });
+      const out = run('sqlite3', ['-json', url.slice('sqlite:'.length), sql], { what: `sqlite3 ${sql}` });
       list = out.trim() === '' ? [] : JSON.parse(out);
     } else {
-      const out = psql(this.localUrl, `SELECT coalesce(json_agg(q), '[]'::json) FROM (${sql}) q`);
+      const out = psql(url, `SELECT coalesce(json_agg(q), '[]'::json) FROM (${sql}) q`);
       list = JSON.parse(out);
     }
     return list.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])));
+  }
+
+  /** Rows of a query on the cloud database, as objects with lower-case keys. */
+  cloudRows(sql) {
+    return this.rows(sql, this.cloudUrl);
   }
 
   /** The staged rows of dem:sampleTable (business columns plus iDelete), ordered by id. */
