@@ -11,7 +11,9 @@
 # ROUNDS (env, default 3) rounds alternate the two, each from the identical state;
 # prints rows/s per round, the median ratio stagebridge/psql, stagebridge's peak
 # RSS at ROWS and at ROWS/10, and checks the cloud table after every merge.
-# Uses build-release/stagebridge (built if missing; SB_BIN overrides).
+# Uses build-release/stagebridge (built if missing; SB_BIN overrides). With
+# BENCH_RESULTS=FILE it also appends machine-readable key=value lines to FILE (one
+# per round, then one for the ROWS/10 run): bench/run.sh's scenario 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
@@ -42,10 +44,10 @@ psql -qX "$local_url" -c "CREATE SEQUENCE IF NOT EXISTS SbStgSeq" >/dev/null
 # Peak RSS of stagebridge: GNU time's %M when present, else the children's
 # ru_maxrss read by python3 (both the kernel's exact high-water mark, in KiB).
 if [[ -x /usr/bin/time ]]; then
-  rss_how="/usr/bin/time %M"
+  rss_how="/usr/bin/time %M" rss_key=gnu-time
   measure() { /usr/bin/time -f '%M' -o "$work/rss" "$@"; }
 else
-  rss_how="getrusage(RUSAGE_CHILDREN) via python3"
+  rss_how="getrusage(RUSAGE_CHILDREN) via python3" rss_key=getrusage
   measure() {
     python3 -c 'import resource,subprocess,sys
 rc = subprocess.call(sys.argv[2:])
@@ -151,6 +153,10 @@ for ((r = 1; r <= rounds; r++)); do
   echo "round $r: psql COPY+upsert $ra rows/s (${a_merge} s), +DELETE staging $rat rows/s (${a_total} s)" \
     "| stagebridge $rb rows/s (${b_total} s, batches $b_batches, peak RSS $b_rss MiB)" \
     "| ratio $ratio (vs COPY+upsert alone $ratio_m)"
+  if [[ -n ${BENCH_RESULTS:-} ]]; then
+    echo "round=$r psql_merge_rps=$ra psql_total_rps=$rat sb_rps=$rb psql_merge_s=$a_merge psql_total_s=$a_total" \
+      "sb_s=$b_total sb_rss_mib=$b_rss batches=$b_batches" >>"$BENCH_RESULTS"
+  fi
 done
 small=$((rows / 10))
 reset "$small"
@@ -160,3 +166,6 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 echo "rows=$rows rounds=$rounds batch_rows=${STAGEBRIDGE_BATCH_ROWS:-1000000 (default)}; every merge checked (count, checksum of all values, staging empty)"
 echo "median ratio stagebridge/psql: $(median "${ratios[@]}") with the staging DELETE, $(median "${ratios_merge[@]}") vs COPY+upsert alone (target >= 0.80)"
 echo "stagebridge peak RSS ($rss_how): $peak MiB at $rows rows, $b_rss MiB at $small rows ($(rate "$small" "$b_total") rows/s)"
+if [[ -n ${BENCH_RESULTS:-} ]]; then
+  echo "small=$small small_rss_mib=$b_rss small_rps=$(rate "$small" "$b_total") peak_rss_mib=$peak rows=$rows how=$rss_key" >>"$BENCH_RESULTS"
+fi

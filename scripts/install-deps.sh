@@ -10,7 +10,8 @@ packages=(g++ cmake ninja-build ccache pkg-config
   libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev duktape-dev sqlite3)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15
-    clang-format clang-tidy clang libclang-rt-14-dev python3 util-linux curl nodejs wrk postgresql-contrib)
+    clang-format clang-tidy clang libclang-rt-14-dev python3 util-linux curl nodejs wrk postgresql-contrib
+    gnuplot-nox time)
   # npm: Debian's nodejs needs the npm package; a NodeSource nodejs bundles npm.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
