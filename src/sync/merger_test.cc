@@ -31,8 +31,8 @@ namespace stagebridge::sync {
 namespace {
 
 using staging::Mode;
-using test::Backend;
 using test::AllPairs;
+using test::Backend;
 using test::BackendName;
 using test::BackendPair;
 using test::PairName;
