@@ -120,7 +120,7 @@ Result<bool> HistoryExists(store::Database& db) {
 int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
   if (!schemas.ok()) return Fail(schemas.status());
-  store::ConnectionPool pool(config.Get("local_db"), 4);
+  store::ConnectionPool pool(config.Get("local_db"), 8);  // see Runner: up to 5 at once
   auth::Authenticator authenticator(pool, AuthOptionsFrom(config));
   if (Status s = authenticator.EnsureTables(); !s.ok()) return Fail(s);  // cleanup purges sessions
   workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));

@@ -52,6 +52,9 @@ struct RunRequest {
   const std::atomic<bool>* stop = nullptr;  // set to end the run after its current batch
 };
 
+// A run holds up to three connections of the local pool at once (its own, the
+// staging reader, and for ffdaUnsubscribe the nested merge's), plus a heartbeat's
+// now and then, two with the nested run: size the pool for them and other users.
 class Runner {
  public:
   Runner(store::ConnectionPool& local, const schema::SchemaSet& schemas, RunnerOptions options);

@@ -40,7 +40,7 @@ class RunnerTest : public ::testing::TestWithParam<BackendPair> {
     cloud_db_ = cloud_->Open();
     ASSERT_TRUE(local_db_ && cloud_db_);
     ASSERT_TRUE(schema::ApplySchemas(Schemas(), *local_db_, *cloud_db_).ok());
-    pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 4);
+    pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 8);  // writer 2 + runner up to 5
     writer_ = std::make_unique<staging::StagingWriter>(*pool_, staging::WriterOptions{});
     ASSERT_TRUE(writer_->Prepare().ok());
     writer_->Start();
