@@ -1,5 +1,6 @@
 // commands_serve.cc — `serve`: wires the HTTP front door, the SOAP router and
 // its services, the staging writer and the metrics, on the configured address.
+#include <functional>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -141,23 +142,11 @@ int CmdServe(const Config& config) {
   options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");
-  http::Server server(options, [&](const http::Request& request) {
-    if (request.path == "/nl/jsp/soaprouter.jsp") {
-      if (request.method != "POST") {
-        http::Response r;
-        r.status = 405;
-        r.body = "the SOAP router accepts POST only\n";
-        r.headers.emplace_back("Allow", "POST");
-        return r;
-      }
-      soap::HttpCall call{request.body, request.query, request.headers};
-      soap::HttpReply reply = router.Handle(call, request.remote);
-      http::Response r;
-      r.status = reply.status;
-      r.content_type = reply.content_type;
-      r.body = std::move(reply.body);
-      return r;
-    }
+  // Blocking SOAP methods (Logon, discovery, …) run on the server's handler
+  // pool; Ingest and IngestExt answer from the staging writer's callback.
+  std::function<void(std::function<void()>)> run_blocking;
+  router.set_blocking_runner([&run_blocking](std::function<void()> work) { run_blocking(std::move(work)); });
+  auto handle_other = [&](const http::Request& request) {
     if (request.path == "/nl/jsp/schemawsdl.jsp" && request.method == "GET") {
       std::string id = soap::QueryValue(request.query, "schema");
       const soap::ServiceDef* service = router.FindService(id);
@@ -173,14 +162,39 @@ int CmdServe(const Config& config) {
     if (request.path == "/metrics" && request.method == "GET") {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = metrics.Render();
+      r.body = metrics.Render();  // the gauges query the database
       return r;
     }
     http::Response r;
     r.status = 404;
     r.body = "no such endpoint\n";
     return r;
+  };
+  // Runs on an I/O thread: nothing here may block.
+  http::Server server(options, [&](http::Request request, http::Responder respond) {
+    if (request.path == "/nl/jsp/soaprouter.jsp") {
+      if (request.method != "POST") {
+        http::Response r;
+        r.status = 405;
+        r.body = "the SOAP router accepts POST only\n";
+        r.headers.emplace_back("Allow", "POST");
+        return respond(std::move(r));
+      }
+      soap::HttpCall call{request.body, request.query, std::move(request.headers)};
+      router.HandleAsync(call, request.remote, [respond = std::move(respond)](soap::HttpReply reply) {
+        http::Response r;
+        r.status = reply.status;
+        r.content_type = std::move(reply.content_type);
+        r.body = std::move(reply.body);
+        respond(std::move(r));
+      });
+      return;
+    }
+    run_blocking([&handle_other, request = std::move(request), respond = std::move(respond)] {
+      respond(handle_other(request));
+    });
   });
+  run_blocking = [&server](std::function<void()> work) { server.RunBlocking(std::move(work)); };
   Result<std::uint16_t> port = server.Start();
   if (!port.ok()) return Fail("listen", port.status());
   auto host = http::ParseListen(options.listen);
@@ -191,6 +205,9 @@ int CmdServe(const Config& config) {
   scheduler.Start();
   server.Wait();
   scheduler.Stop();  // a run in progress stops after its current batch
+  // Calls the server gave up on (the grace ran out) are finished while the
+  // router and the metrics they report to still exist.
+  writer.Stop();
   spdlog::info("stopped");
   return kExitOk;
 }

@@ -23,7 +23,7 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks a free one)"},
       {"schemas_dir", "", "directory of *.xml srcSchema files loaded with the built-in schemas"},
       {"threads", "0", "HTTP I/O threads (0 = one per core)"},
-      {"handler_threads", "64", "threads running SOAP calls (each may wait for a group commit)"},
+      {"handler_threads", "64", "threads running blocking SOAP calls (all but Ingest/IngestExt) and /metrics"},
       {"writer_threads", "2", "staging writer transactions running at once (group commit workers)"},
       {"session_lifetime", "86400", "session lifetime in seconds (24 h)"},
       {"session_token_only", "false", "accept calls carrying the session token without the security token"},

@@ -10,11 +10,10 @@ inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;       // request line 
 inline constexpr std::size_t kDefaultMaxBodyBytes = 32u << 20;  // larger bodies get 413
 inline constexpr std::chrono::seconds kReadTimeout{30};         // per request, headers and body
 inline constexpr std::chrono::seconds kWriteTimeout{30};
-inline constexpr std::chrono::seconds kIdleTimeout{60};  // keep-alive connection waiting for a request
-inline constexpr std::chrono::seconds kShutdownGrace{10};
-inline constexpr std::chrono::seconds kDrainTimeout{2};  // discarding an oversized body after a 413
+inline constexpr std::chrono::seconds kIdleTimeout{60};    // keep-alive connection waiting for a request
+inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests get this long on SIGTERM
+inline constexpr std::chrono::seconds kDrainTimeout{2};    // discarding an oversized body after a 413
 inline constexpr std::size_t kMaxDrainBytes = 8u << 20;
-inline constexpr std::chrono::milliseconds kAcceptRetryDelay{
-    50};  // after accept() failed (e.g. EMFILE)  // in-flight requests get this long on SIGTERM
+inline constexpr std::chrono::milliseconds kAcceptRetryDelay{50};  // after accept() failed (e.g. EMFILE)
 
 }  // namespace stagebridge::http

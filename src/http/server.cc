@@ -1,10 +1,12 @@
-// server.cc — Boost.Beast HTTP server: one coroutine per connection.
+// server.cc — Boost.Beast HTTP server: one coroutine per connection; handlers
+// answer through a ResponseSlot, so none keeps an I/O thread waiting.
 #include "http/server.h"
 
 #include <array>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <tuple>
@@ -61,6 +63,65 @@ Response PlainError(int status, std::string text) {
   r.body = std::move(text);
   return r;
 }
+
+using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+
+// One response on its way back to its connection: a handler fills it (from any
+// thread) and the connection's coroutine, suspended meanwhile, resumes on its
+// own I/O thread. The slot may outlive the server (a staging write answered after
+// a shutdown gave up on it): Abandon() then drops everything that belongs to
+// the io_context, and a late Fill() does nothing.
+class ResponseSlot {
+ public:
+  // Takes the suspended coroutine's completion handler.
+  template <typename CompletionHandler>
+  void Arm(CompletionHandler handler, WorkGuard work) {
+    std::lock_guard lock(mu_);
+    waiter_ = std::make_unique<WaiterFor<CompletionHandler>>(std::move(handler), std::move(work));
+  }
+
+  // Resumes the coroutine with `response`; ignored after the first call or Abandon().
+  void Fill(Response response) {
+    // Under the lock: Abandon() must not return (and the server go) while this
+    // thread still touches the io_context.
+    std::lock_guard lock(mu_);
+    if (!waiter_) return;
+    waiter_->Resume(std::move(response));
+    waiter_.reset();
+  }
+
+  // The server is stopping and will not wait for this response: the coroutine
+  // is destroyed (through its executor), never resumed.
+  // REQUIRES: the io_context still exists and runs no thread.
+  void Abandon() {
+    std::unique_ptr<Waiter> waiter;
+    std::lock_guard lock(mu_);
+    waiter = std::move(waiter_);  // destroyed after the lock is released
+  }
+
+ private:
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void Resume(Response response) = 0;
+  };
+  template <typename CompletionHandler>
+  struct WaiterFor : Waiter {
+    WaiterFor(CompletionHandler h, WorkGuard w) : handler(std::move(h)), work(std::move(w)) {}
+    void Resume(Response response) override {
+      // The handler's executor is the connection's io_context: the coroutine
+      // never runs on the thread that filled the slot.
+      auto executor = asio::get_associated_executor(handler);
+      asio::post(executor, [h = std::move(handler), w = std::move(work), r = std::move(response)]() mutable {
+        std::move(h)(std::move(r));
+      });
+    }
+    CompletionHandler handler;
+    WorkGuard work;  // keeps the io_context running while the handler works
+  };
+
+  std::mutex mu_;
+  std::unique_ptr<Waiter> waiter_;  // GUARDED_BY(mu_)
+};
 
 }  // namespace
 
@@ -126,38 +187,88 @@ bool HandleHealth(const Request& request, const ServerOptions& options, Response
 
 struct Server::Impl {
   ServerOptions options;
-  Handler handler;
+  AsyncHandler handler;
   // Requests between "header read" and "response written". Stop() waits for
   // them (bounded by kShutdownGrace); idle keep-alive connections are dropped.
   std::mutex mu;
   std::condition_variable cv;
   int in_flight = 0;            // GUARDED_BY(mu)
   bool stop_requested = false;  // GUARDED_BY(mu)
+  // Responses handlers are working on, abandoned if the grace runs out.
+  std::set<std::shared_ptr<ResponseSlot>> waiting;  // GUARDED_BY(mu)
 
-  asio::io_context ioc;  // after mu/cv: destroying it destroys sessions, which touch them
-  std::optional<tcp::acceptor> acceptor;
-  asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  // One io_context per I/O thread, each run by its thread alone: a connection
+  // lives on one of them, so it needs no strand, and its handlers never wake
+  // another I/O thread. After mu/cv/waiting: destroying them destroys sessions,
+  // which touch those.
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::size_t next_ioc = 0;                 // round-robin for new connections; the acceptor's thread only
+  std::optional<tcp::acceptor> acceptor;    // on iocs[0]
+  std::optional<asio::signal_set> signals;  // on iocs[0]
+  std::vector<WorkGuard> running;           // keeps an io_context without connections running
   std::vector<std::thread> threads;
+  std::optional<asio::thread_pool> handler_pool;  // blocking work; joined before the io_context goes
   std::atomic<bool> stopping{false};
 
-  Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+  Impl(ServerOptions o, AsyncHandler h) : options(std::move(o)), handler(std::move(h)) {
+    int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int n = options.threads > 0 ? options.threads : cores;
+    for (int i = 0; i < n; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
+    signals.emplace(*iocs[0], SIGINT, SIGTERM);
+  }
 
-  Response Dispatch(const Request& req) {
-    Response res;
-    if (HandleHealth(req, options, res)) return res;
-    try {
-      return handler(req);
-    } catch (const std::exception& e) {
-      // A handler must not throw; if one does, the connection survives.
-      spdlog::error("handler error on {} {}: {}", req.method, req.path, e.what());
-      return PlainError(500, "internal error\n");
-    }
+  // A blocking Handler, run on the handler pool.
+  static AsyncHandler OnPool(Impl* impl, Handler blocking) {
+    return [impl, blocking = std::move(blocking)](Request request, Responder respond) {
+      asio::post(*impl->handler_pool, [&blocking, request = std::move(request), respond = std::move(respond)] {
+        Response response;
+        try {
+          response = blocking(request);
+        } catch (const std::exception& e) {
+          // A handler must not throw; if one does, the connection survives.
+          spdlog::error("handler error on {} {}: {}", request.method, request.path, e.what());
+          response = PlainError(500, "internal error\n");
+        }
+        respond(std::move(response));
+      });
+    };
+  }
+
+  // Runs the handler for `request` and completes with its response, without
+  // holding this thread: the coroutine awaiting it is suspended meanwhile.
+  template <typename CompletionToken>
+  auto AsyncDispatch(asio::io_context& ioc, Request request, std::shared_ptr<ResponseSlot> slot,
+                     CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(Response)>(
+        [this, &ioc](auto completion, Request req, std::shared_ptr<ResponseSlot> answer) {
+          answer->Arm(std::move(completion), asio::make_work_guard(ioc));
+          try {
+            handler(std::move(req), [answer](Response response) { answer->Fill(std::move(response)); });
+          } catch (const std::exception& e) {
+            // A handler must not throw; if one does, the connection survives
+            // (and a response it sent before throwing wins).
+            spdlog::error("handler error: {}", e.what());
+            answer->Fill(PlainError(500, "internal error\n"));
+          }
+        },
+        token, std::move(request), std::move(slot));
   }
 
   void AddInFlight(int delta) {
     std::lock_guard lock(mu);
     in_flight += delta;
-    cv.notify_all();
+    // Only a stopping Wait() cares; waking it on every request would cost two
+    // context switches per request.
+    if (stop_requested && in_flight == 0) cv.notify_all();
+  }
+
+  void Waiting(const std::shared_ptr<ResponseSlot>& slot, bool add) {
+    std::lock_guard lock(mu);
+    if (add) {
+      waiting.insert(slot);
+    } else {
+      waiting.erase(slot);
+    }
   }
 
   // After refusing a request whose body we did not read, reads and discards what
@@ -184,7 +295,8 @@ struct Server::Impl {
     co_await Drain(stream);
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  // One connection, on `ioc` (its socket's).
+  asio::awaitable<void> Session(tcp::socket socket, asio::io_context& ioc) {
     std::string remote;
     boost::system::error_code ep_ec;
     auto ep = socket.remote_endpoint(ep_ec);
@@ -245,10 +357,21 @@ struct Server::Impl {
         break;
       }
       Request req = ToRequest(parser.release(), remote);
-      // The handler may block (a staging write waits for its group commit): it
-      // runs here, on this connection's strand; the I/O pool has enough threads
-      // (handler_threads) for that, and no thread hop is paid per request.
-      Response res = Dispatch(req);
+      std::string method;
+      std::string path;
+      if (spdlog::should_log(spdlog::level::info)) {
+        method = req.method;
+        path = req.path;
+      }
+      Response res;
+      if (!HandleHealth(req, options, res)) {
+        // The handler answers when it is ready (a staging write after its group
+        // commit); this coroutine is suspended meanwhile, holding no thread.
+        auto slot = std::make_shared<ResponseSlot>();
+        Waiting(slot, true);
+        res = co_await AsyncDispatch(ioc, std::move(req), slot, asio::use_awaitable);
+        Waiting(slot, false);
+      }
       keep_alive = keep_alive && !stopping.load();
       stream.expires_after(kWriteTimeout);
       int status = res.status;
@@ -258,8 +381,7 @@ struct Server::Impl {
       if (spdlog::should_log(spdlog::level::info)) {
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         spdlog::info("access remote={} method={} path={} status={} bytes={} ms={:.2f}{}", remote,
-                     xml::Printable(req.method), xml::Printable(req.path), status, body_bytes, ms,
-                     wec ? " write_error=1" : "");
+                     xml::Printable(method), xml::Printable(path), status, body_bytes, ms, wec ? " write_error=1" : "");
       }
       if (wec || !keep_alive) break;
     }
@@ -271,7 +393,9 @@ struct Server::Impl {
 
   asio::awaitable<void> Accept() {
     while (acceptor && acceptor->is_open()) {
-      auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kAsTuple);
+      asio::io_context& ioc = *iocs[next_ioc];
+      next_ioc = (next_ioc + 1) % iocs.size();
+      auto [ec, socket] = co_await acceptor->async_accept(ioc, kAsTuple);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) break;
         // Out of file descriptors and the like: do not spin; say it once a second.
@@ -285,8 +409,7 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      auto executor = socket.get_executor();
-      asio::co_spawn(executor, Session(std::move(socket)), asio::detached);
+      asio::co_spawn(ioc, Session(std::move(socket), ioc), asio::detached);
     }
   }
 
@@ -297,16 +420,20 @@ struct Server::Impl {
       cv.notify_all();
     }
     if (stopping.exchange(true)) return;
-    asio::post(ioc, [this] {
+    asio::post(*iocs[0], [this] {
       boost::system::error_code ec;
       if (acceptor) acceptor->close(ec);
-      signals.cancel(ec);
+      signals->cancel(ec);
     });
   }
 };
 
-Server::Server(ServerOptions options, Handler handler)
+Server::Server(ServerOptions options, AsyncHandler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>(std::move(options), nullptr)) {
+  impl_->handler = Impl::OnPool(impl_.get(), std::move(handler));
+}
 
 Server::~Server() {
   if (!impl_->threads.empty()) {
@@ -319,7 +446,7 @@ Result<std::uint16_t> Server::Start() {
   SB_ASSIGN_OR_RETURN(auto host_port, ParseListen(impl_->options.listen));
   boost::system::error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(host_port.first, ec), host_port.second);
-  auto& acc = impl_->acceptor.emplace(impl_->ioc);
+  auto& acc = impl_->acceptor.emplace(*impl_->iocs[0]);
   acc.open(endpoint.protocol(), ec);
   if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acc.bind(endpoint, ec);
@@ -327,15 +454,17 @@ Result<std::uint16_t> Server::Start() {
   if (ec) return Status::Unavailable(fmt::format("cannot listen on {}: {}", impl_->options.listen, ec.message()));
   std::uint16_t port = acc.local_endpoint().port();
 
-  impl_->signals.async_wait([this](const boost::system::error_code& sec, int signo) {
+  impl_->signals->async_wait([this](const boost::system::error_code& sec, int signo) {
     if (sec) return;
     spdlog::info("signal {} received: stopping (in-flight requests finish)", signo);
     impl_->BeginStop();
   });
-  asio::co_spawn(impl_->ioc, impl_->Accept(), asio::detached);
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int n = std::max(impl_->options.threads > 0 ? impl_->options.threads : cores, impl_->options.handler_threads);
-  for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  asio::co_spawn(*impl_->iocs[0], impl_->Accept(), asio::detached);
+  impl_->handler_pool.emplace(static_cast<std::size_t>(std::max(1, impl_->options.handler_threads)));
+  for (auto& ioc : impl_->iocs) {
+    impl_->running.push_back(asio::make_work_guard(*ioc));
+    impl_->threads.emplace_back([&ioc] { ioc->run(); });
+  }
   return port;
 }
 
@@ -344,18 +473,34 @@ void Server::Wait() {
     std::unique_lock lock(impl_->mu);
     impl_->cv.wait(lock, [this] { return impl_->stop_requested; });
     // In-flight requests finish (their writes are acknowledged) before we stop.
-    bool drained = impl_->cv.wait_for(lock, kShutdownGrace, [this] { return impl_->in_flight == 0; });
-    if (!drained)
-      spdlog::warn("{} request(s) still running after {}s; stopping anyway", impl_->in_flight, kShutdownGrace.count());
+    bool drained = impl_->cv.wait_for(lock, impl_->options.shutdown_grace, [this] { return impl_->in_flight == 0; });
+    if (!drained) {
+      spdlog::warn("{} request(s) still running after {} ms; stopping anyway", impl_->in_flight,
+                   impl_->options.shutdown_grace.count());
+    }
   }
-  impl_->ioc.stop();
+  for (auto& ioc : impl_->iocs) ioc->stop();
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  impl_->threads.clear();
+  // Responses still being worked on after the grace: their connections are
+  // dropped (with the io_context); a handler answering later finds nobody.
+  std::set<std::shared_ptr<ResponseSlot>> abandoned;
+  {
+    std::lock_guard lock(impl_->mu);
+    abandoned.swap(impl_->waiting);
+  }
+  for (const auto& slot : abandoned) slot->Abandon();
+  if (impl_->handler_pool) impl_->handler_pool->join();
 }
 
 void Server::Stop() {
   impl_->BeginStop();
+}
+
+void Server::RunBlocking(std::function<void()> work) {
+  asio::post(*impl_->handler_pool, std::move(work));
 }
 
 }  // namespace stagebridge::http

@@ -2,15 +2,25 @@
 // every read and write, header and body limits (an oversized body gets 413), a
 // graceful stop that lets in-flight requests finish.
 //
-// The server knows nothing of SOAP: requests go to a Handler, a plain function
-// from request to response, so nearly everything behind it is tested without a
-// socket. The health endpoints (ping, /r/test) are handled here.
+// The server knows nothing of SOAP: requests go to a handler, so nearly
+// everything behind it is tested without a socket. The health endpoints (ping,
+// /r/test) are handled here.
 //
-// Thread-safety: Start/Run/Stop may be called from any thread; the Handler is
-// called concurrently from the I/O threads and must be thread-safe.
+// Threads: a few I/O threads (one per core by default) run every connection and
+// never block. A handler is either
+//   - a Handler, a plain function from request to response that may block: it
+//     runs on the handler pool (`handler_threads` threads), or
+//   - an AsyncHandler, which runs on the I/O thread, must not block, and answers
+//     through a Responder, from any thread, when it is ready (a staging write
+//     answers once its group commit returned; no thread waits for it). It can
+//     hand blocking work to the handler pool with RunBlocking().
+//
+// Thread-safety: Start/Wait/Stop/RunBlocking may be called from any thread;
+// handlers are called concurrently and must be thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,17 +54,30 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A handler that may block: runs on the handler pool.
 using Handler = std::function<Response(const Request&)>;
+
+// Sends the response of one request; call it exactly once, from any thread
+// (later calls are ignored). A request whose Responder is dropped without
+// being called is never answered: don't.
+using Responder = std::function<void(Response)>;
+
+// A handler that must not block: runs on an I/O thread and answers through
+// `respond`, possibly after it returned.
+using AsyncHandler = std::function<void(Request request, Responder respond)>;
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
   int threads = 0;                        // I/O threads; 0 = one per core
-  // Handlers run on the I/O threads and may block (a staging write waits for its
-  // group commit), so the pool has at least this many threads: it bounds the
-  // requests handled at once; more wait their turn.
+  // Threads of the handler pool, which runs blocking work (a Handler, or what an
+  // AsyncHandler passes to RunBlocking): it bounds the blocking requests handled
+  // at once; more wait their turn.
   int handler_threads = 64;
   std::size_t max_body_bytes = kDefaultMaxBodyBytes;
   std::string instance_name = "stagebridge";
+  // How long Wait() lets in-flight requests finish after a stop; the
+  // connections of those still running are then dropped.
+  std::chrono::milliseconds shutdown_grace = kShutdownGrace;
 };
 
 // Splits "host:port" ("[::1]:8080" for IPv6); InvalidArgument when malformed.
@@ -68,6 +91,7 @@ class Server {
  public:
   // `handler` receives every request that is not a health endpoint.
   Server(ServerOptions options, Handler handler);
+  Server(ServerOptions options, AsyncHandler handler);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -80,6 +104,10 @@ class Server {
 
   // Stops accepting, lets in-flight requests finish, closes idle connections.
   void Stop();
+
+  // Runs `work` on the handler pool, where it may block.
+  // REQUIRES: Start() succeeded and Wait() has not returned.
+  void RunBlocking(std::function<void()> work);
 
  private:
   struct Impl;

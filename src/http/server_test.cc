@@ -1,8 +1,16 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -139,6 +147,241 @@ TEST_F(ServerTest, StopReturnsWithIdleConnectionsOpen) {
   beast::error_code ec;
   late.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
   EXPECT_TRUE(ec) << "the listener is closed after Stop()";
+}
+
+// --- asynchronous handlers --------------------------------------------------------
+
+// An AsyncHandler that parks every request (answered later by the test, from
+// its own threads, as the staging writer answers Ingest calls).
+class AsyncServerTest : public ServerTest {
+ protected:
+  struct Parked {
+    Request request;
+    Responder respond;
+  };
+
+  void StartAsync(ServerOptions options, std::function<bool(const Request&, Responder&)> direct = {}) {
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<Server>(options, [this, direct](Request r, Responder respond) {
+      if (direct && direct(r, respond)) return;
+      std::lock_guard lock(mu_);
+      parked_.push_back({std::move(r), std::move(respond)});
+      cv_.notify_all();
+    });
+    Result<std::uint16_t> port = server_->Start();
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = *port;
+  }
+
+  // Waits until `n` requests are parked and takes them.
+  std::vector<Parked> TakeParked(std::size_t n) {
+    std::unique_lock lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return parked_.size() >= n; }))
+        << parked_.size() << " of " << n << " requests arrived";
+    return std::exchange(parked_, {});
+  }
+
+  static Response Echo(const Request& r) {
+    Response res;
+    res.body = "answer " + r.Header("x-probe");
+    return res;
+  }
+
+  static void Send(tcp::socket& socket, const std::string& probe, const std::string& target = "/x") {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
+    req.set(bhttp::field::host, "localhost");
+    req.set("X-Probe", probe);
+    req.body() = "body";
+    req.prepare_payload();
+    bhttp::write(socket, req);
+  }
+
+  static bhttp::response<bhttp::string_body> Receive(tcp::socket& socket) {
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(socket, buffer, res);
+    return res;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Parked> parked_;  // GUARDED_BY(mu_)
+};
+
+// One I/O thread, one handler-pool thread, 64 requests waiting at once: none
+// holds a thread while it waits; answered from other threads, in reverse order,
+// each connection gets its own answer.
+TEST_F(AsyncServerTest, ManyWaitingRequestsHoldNoThread) {
+  ServerOptions options;
+  options.threads = 1;
+  options.handler_threads = 1;
+  StartAsync(options);
+  constexpr int kClients = 64;
+  std::vector<tcp::socket> sockets;
+  for (int i = 0; i < kClients; ++i) {
+    sockets.push_back(Connect());
+    Send(sockets.back(), std::to_string(i));
+  }
+  std::vector<Parked> parked = TakeParked(kClients);
+  ASSERT_EQ(parked.size(), static_cast<std::size_t>(kClients));
+  // A health request is still answered while they all wait.
+  tcp::socket ping = Connect();
+  EXPECT_EQ(RoundTrip(ping, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200);
+  std::vector<std::thread> answerers;
+  for (int t = 0; t < 2; ++t) {
+    answerers.emplace_back([&, t] {
+      for (int i = kClients; i-- > 0;) {
+        if (i % 2 == t) parked[i].respond(Echo(parked[i].request));
+      }
+    });
+  }
+  for (std::thread& t : answerers) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    auto res = Receive(sockets[i]);
+    EXPECT_EQ(res.result_int(), 200) << i;
+    EXPECT_EQ(res.body(), "answer " + std::to_string(i));
+    EXPECT_TRUE(res.keep_alive());
+  }
+  // The connections stay usable.
+  Send(sockets[5], "again");
+  std::vector<Parked> again = TakeParked(1);
+  ASSERT_EQ(again.size(), 1u);
+  again[0].respond(Echo(again[0].request));
+  EXPECT_EQ(Receive(sockets[5]).body(), "answer again");
+}
+
+TEST_F(AsyncServerTest, AHandlerThatThrowsFailsOnlyItsRequest) {
+  StartAsync({}, [](const Request& r, Responder& respond) {
+    if (r.path == "/throw") throw std::runtime_error("boom");
+    respond(Echo(r));
+    return true;
+  });
+  tcp::socket a = Connect();
+  tcp::socket b = Connect();
+  Send(a, "a", "/throw");
+  Send(b, "b");
+  EXPECT_EQ(Receive(a).result_int(), 500);
+  EXPECT_EQ(Receive(b).body(), "answer b");
+  Send(a, "a2");  // the connection survived
+  EXPECT_EQ(Receive(a).body(), "answer a2");
+}
+
+TEST_F(AsyncServerTest, AResponderCalledTwiceAnswersOnce) {
+  StartAsync({}, [](const Request& r, Responder& respond) {
+    respond(Echo(r));
+    Response second;
+    second.body = "second";
+    respond(second);
+    return true;
+  });
+  tcp::socket s = Connect();
+  Send(s, "1");
+  EXPECT_EQ(Receive(s).body(), "answer 1");
+  Send(s, "2");
+  EXPECT_EQ(Receive(s).body(), "answer 2");
+}
+
+// SIGTERM / Stop(): requests in flight are answered (then their connections
+// close); Wait() returns once they are.
+TEST_F(AsyncServerTest, StopLetsWaitingRequestsFinish) {
+  StartAsync({});
+  constexpr int kClients = 3;
+  std::vector<tcp::socket> sockets;
+  for (int i = 0; i < kClients; ++i) {
+    sockets.push_back(Connect());
+    Send(sockets.back(), std::to_string(i));
+  }
+  std::vector<Parked> parked = TakeParked(kClients);
+  std::atomic<bool> waited{false};
+  server_->Stop();
+  std::thread waiter([&] {
+    server_->Wait();
+    waited = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(waited.load()) << "Wait() returned with requests in flight";
+  for (auto& p : parked) p.respond(Echo(p.request));
+  for (int i = 0; i < kClients; ++i) {
+    auto res = Receive(sockets[i]);
+    EXPECT_EQ(res.body(), "answer " + std::to_string(i));
+    EXPECT_FALSE(res.keep_alive()) << "the server is stopping";
+  }
+  waiter.join();
+  EXPECT_TRUE(waited.load());
+  server_.reset();
+}
+
+// A request still running when the grace runs out is dropped; its handler
+// answering afterwards (the server gone) is harmless.
+TEST_F(AsyncServerTest, AnAnswerAfterTheGraceRanOutIsDropped) {
+  ServerOptions options;
+  options.shutdown_grace = std::chrono::milliseconds(100);
+  StartAsync(options);
+  tcp::socket s = Connect();
+  Send(s, "late");
+  std::vector<Parked> parked = TakeParked(1);
+  ASSERT_EQ(parked.size(), 1u);
+  server_->Stop();
+  server_->Wait();
+  server_.reset();
+  parked[0].respond(Echo(parked[0].request));  // nobody to answer: ignored
+  parked.clear();
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  beast::error_code ec;
+  bhttp::read(s, buffer, res, ec);
+  EXPECT_TRUE(ec) << "the connection was dropped without an answer";
+}
+
+TEST_F(AsyncServerTest, RunBlockingRunsOffTheIoThread) {
+  ServerOptions options;
+  options.threads = 1;
+  std::atomic<std::thread::id> io_thread;
+  std::atomic<std::thread::id> pool_thread;
+  StartAsync(options, [&](const Request& r, Responder& respond) {
+    io_thread = std::this_thread::get_id();
+    server_->RunBlocking([&, r, respond] {
+      pool_thread = std::this_thread::get_id();
+      respond(Echo(r));
+    });
+    return true;
+  });
+  tcp::socket s = Connect();
+  Send(s, "pool");
+  EXPECT_EQ(Receive(s).body(), "answer pool");
+  EXPECT_NE(io_thread.load(), pool_thread.load());
+}
+
+// A blocking Handler runs on the handler pool: while one waits, the I/O
+// thread keeps serving.
+TEST_F(ServerTest, ABlockingHandlerDoesNotHoldTheIoThread) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.threads = 1;
+  options.handler_threads = 2;
+  server_ = std::make_unique<Server>(options, [released](const Request& r) {
+    if (r.path == "/block") released.wait();
+    Response res;
+    res.body = r.path;
+    return res;
+  });
+  Result<std::uint16_t> port = server_->Start();
+  ASSERT_TRUE(port.ok());
+  port_ = *port;
+  tcp::socket blocked = Connect();
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/block", 11};
+  req.set(bhttp::field::host, "localhost");
+  bhttp::write(blocked, req);
+  tcp::socket other = Connect();
+  EXPECT_EQ(RoundTrip(other, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200);
+  EXPECT_EQ(RoundTrip(other, {bhttp::verb::get, "/free", 11}).body(), "/free");
+  release.set_value();
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(blocked, buffer, res);
+  EXPECT_EQ(res.body(), "/block");
 }
 
 TEST(ParseListenTest, Forms) {

@@ -2,7 +2,6 @@
 #include "schema/table_specs.h"
 
 namespace stagebridge::schema {
-namespace {
 
 store::ColumnType ColumnTypeOf(AttrType type) {
   switch (type) {
@@ -23,6 +22,8 @@ store::ColumnType ColumnTypeOf(AttrType type) {
   }
   return store::ColumnType::kString;
 }
+
+namespace {
 
 // The schema's default expression as SQL. The parser accepted only a closed set
 // of shapes (numbers, booleans, quoted strings, GetDate()).

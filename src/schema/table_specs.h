@@ -11,6 +11,9 @@ namespace stagebridge::schema {
 
 enum class Placement { kCloud, kLocal };
 
+// The column type an attribute of `type` is stored in.
+store::ColumnType ColumnTypeOf(AttrType type);
+
 // Cloud schemas live in the cloud database; staging and local schemas in the local one.
 Placement PlacementOf(const Schema& schema);
 

@@ -47,7 +47,8 @@ std::string TextParam(const soap::CallContext& ctx, std::size_t index) {
   return index < ctx.args.size() ? ctx.args[index]->text : std::string();
 }
 
-Result<std::vector<soap::OutValue>> Ingest(soap::CallContext& ctx, Deps& deps, staging::Mode mode) {
+// Decodes and checks the document of an Ingest/IngestExt call.
+Result<staging::DecodedDocument> DecodeIngest(soap::CallContext& ctx, Deps& deps, staging::Mode mode) {
   SB_ASSIGN_OR_RETURN(pugi::xml_node root, DomParam(ctx, 0, "domDoc"));
   SB_ASSIGN_OR_RETURN(staging::DecodedDocument doc, staging::DecodeDocument(root, deps.schemas, mode));
   for (const staging::StagedRecord& r : doc.records) {
@@ -57,14 +58,31 @@ Result<std::vector<soap::OutValue>> Ingest(soap::CallContext& ctx, Deps& deps, s
           fmt::format("The operator '{}' has no right to write to schema '{}'.", ctx.op->login, r.stg->stg_src_schema));
     }
   }
-  SB_RETURN_IF_ERROR(deps.writer.Write(std::move(doc.records)));
-  if (mode == staging::Mode::kIngestExt) return std::vector<soap::OutValue>{};
+  return doc;
+}
+
+// Ingest and IngestExt answer asynchronously: the rows go to the group-commit
+// writer and the call is answered from its callback, after COMMIT, without a
+// thread waiting for it.
+void Ingest(soap::CallContext& ctx, Deps& deps, staging::Mode mode, soap::MethodDone done) {
+  Result<staging::DecodedDocument> doc = DecodeIngest(ctx, deps, mode);
+  if (!doc.ok()) return done(doc.status());
   std::string ids;
-  for (std::size_t i = 0; i < doc.returned_ids.size(); ++i) {
-    if (i > 0) ids += ',';
-    ids += doc.returned_ids[i];
+  if (mode == staging::Mode::kIngest) {
+    for (std::size_t i = 0; i < doc->returned_ids.size(); ++i) {
+      if (i > 0) ids += ',';
+      ids += doc->returned_ids[i];
+    }
   }
-  return std::vector<soap::OutValue>{soap::OutValue::String("pstrSUuids", ids)};
+  deps.writer.WriteAsync(std::move(doc->records),
+                         [mode, ids = std::move(ids), done = std::move(done)](Status written) mutable {
+                           if (!written.ok()) return done(std::move(written));
+                           std::vector<soap::OutValue> outs;
+                           if (mode == staging::Mode::kIngest) {
+                             outs.push_back(soap::OutValue::String("pstrSUuids", std::move(ids)));
+                           }
+                           done(std::move(outs));
+                         });
 }
 
 }  // namespace
@@ -104,17 +122,24 @@ soap::ServiceDef MakeSessionService(Deps& deps) {
                                         return std::vector<soap::OutValue>{
                                             soap::OutValue::Element("pUserInfo", UserInfoXml(*ctx.op))};
                                       }});
-  s.methods.push_back(
-      soap::MethodDef{"Ingest",
-                      true,
-                      {{"domDoc", "DOMDocument"}, {"pstrSUuids", "string", true}},
-                      true,
-                      "urn:wpp:default",
-                      [&deps](soap::CallContext& ctx) { return Ingest(ctx, deps, staging::Mode::kIngest); }});
-  s.methods.push_back(soap::MethodDef{
-      "IngestExt", true, {{"domDoc", "DOMDocument"}}, true, "urn:wpp:default", [&deps](soap::CallContext& ctx) {
-        return Ingest(ctx, deps, staging::Mode::kIngestExt);
-      }});
+  s.methods.push_back(soap::MethodDef{"Ingest",
+                                      true,
+                                      {{"domDoc", "DOMDocument"}, {"pstrSUuids", "string", true}},
+                                      true,
+                                      "urn:wpp:default",
+                                      {},
+                                      [&deps](soap::CallContext& ctx, soap::MethodDone done) {
+                                        Ingest(ctx, deps, staging::Mode::kIngest, std::move(done));
+                                      }});
+  s.methods.push_back(soap::MethodDef{"IngestExt",
+                                      true,
+                                      {{"domDoc", "DOMDocument"}},
+                                      true,
+                                      "urn:wpp:default",
+                                      {},
+                                      [&deps](soap::CallContext& ctx, soap::MethodDone done) {
+                                        Ingest(ctx, deps, staging::Mode::kIngestExt, std::move(done));
+                                      }});
   return s;
 }
 

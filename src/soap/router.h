@@ -7,12 +7,20 @@
 // (never by name); the first request parameter is the session token when the
 // request carries one more parameter than the method declares.
 //
-// Thread-safety: register everything before serving; Handle() is then
-// thread-safe (handlers must be).
+// A method is either blocking (`fn`: returns its outputs; it may wait on a
+// database) or asynchronous (`async_fn`: must not block; answers through a
+// callback, e.g. once the staging writer committed its rows). HandleAsync()
+// never blocks on a method: asynchronous ones run inline, blocking ones (with
+// their authentication) on the blocking runner the server provides.
+//
+// Thread-safety: register everything (services, observer, runner) before
+// serving; Handle() and HandleAsync() are then thread-safe (handlers must be).
+// The router and its observer must outlive every call still in progress.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,15 +44,25 @@ struct CallContext {
   std::string remote;                // peer address
 };
 
-using MethodFn = std::function<Result<std::vector<OutValue>>(CallContext& ctx)>;
+using MethodResult = Result<std::vector<OutValue>>;
+using MethodFn = std::function<MethodResult(CallContext& ctx)>;
+// The answer of an asynchronous method; call it exactly once, from any thread.
+using MethodDone = std::function<void(MethodResult)>;
+// An asynchronous method. It runs on an I/O thread and must not block; `ctx`
+// (and the request it points into) stays valid until `done` is called, which
+// may happen before the method returns.
+using AsyncMethodFn = std::function<void(CallContext& ctx, MethodDone done)>;
 
 struct MethodDef {
   std::string name;  // "Ingest"
   bool is_static = true;
   std::vector<ParamDef> params;  // inputs and outputs, in the platform's order
   bool needs_session = true;
-  std::string response_ns;  // default "urn:<service>"
-  MethodFn fn;
+  std::string response_ns;      // default "urn:<service>"
+  MethodFn fn;                  // a blocking method, or
+  AsyncMethodFn async_fn = {};  // an asynchronous one (exactly one of the two is set);
+                                // defaulted so the blocking form's aggregate
+                                // initializers stay as they are
 
   std::size_t input_count() const;
 };
@@ -81,16 +99,36 @@ class Router {
 
   void set_observer(CallObserver* observer) { observer_ = observer; }
 
-  // Handles one POST to the SOAP router.
+  // Where HandleAsync runs blocking methods: `work` must be run once, on a
+  // thread that may block. Unset: on the calling thread.
+  using BlockingRunner = std::function<void(std::function<void()> work)>;
+  void set_blocking_runner(BlockingRunner runner) { blocking_runner_ = std::move(runner); }
+
+  using ReplyFn = std::function<void(HttpReply)>;
+
+  // Handles one POST to the SOAP router without waiting for a method: decodes
+  // the envelope on the calling thread, then runs an asynchronous method inline
+  // (after checking its tokens) or hands a blocking one (tokens included) to the
+  // blocking runner. Calls `done` exactly once, from any thread, possibly before
+  // returning. `http` is not used after HandleAsync returns.
+  void HandleAsync(const HttpCall& http, const std::string& remote, ReplyFn done) const;
+
+  // Handles one POST on the calling thread, waiting for an asynchronous method.
   HttpReply Handle(const HttpCall& http, const std::string& remote) const;
 
  private:
-  Result<std::vector<OutValue>> Dispatch(const SoapCall& call, const MethodDef& method, const std::string& remote,
-                                         std::string& response_ns) const;
+  struct Pending;
+
+  void Start(const HttpCall& http, const std::string& remote, ReplyFn done, bool offload) const;
+  // Resolves the parameters, checks the tokens and runs the method.
+  void Invoke(const std::shared_ptr<Pending>& pending) const;
+  // Encodes the response or the fault, reports the call, answers it.
+  void Complete(Pending& pending, MethodResult outs) const;
 
   Validator validate_;
   std::map<std::string, ServiceDef> services_;
   CallObserver* observer_ = nullptr;
+  BlockingRunner blocking_runner_;
 };
 
 }  // namespace stagebridge::soap

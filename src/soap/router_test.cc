@@ -2,7 +2,13 @@
 // services: dispatch, positional parameters, sessions, faults, the observer.
 #include "soap/router.h"
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -30,10 +36,12 @@ struct Recorded {
 class Observer : public CallObserver {
  public:
   void OnCall(const std::string& action, bool fault, double seconds) override {
+    std::lock_guard lock(mu);  // asynchronous calls are reported from the threads answering them
     calls.push_back({action, fault});
     EXPECT_GE(seconds, 0.0);
   }
-  std::vector<std::pair<std::string, bool>> calls;
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> calls;  // GUARDED_BY(mu) while calls run
 };
 
 class RouterTest : public ::testing::Test {
@@ -374,6 +382,184 @@ TEST_F(RouterTest, InputCount) {
   EXPECT_EQ(s->methods[0].input_count(), 3u);  // Logon
   EXPECT_EQ(s->methods[1].input_count(), 1u);  // Ingest
   EXPECT_EQ(s->methods[2].input_count(), 1u);  // IngestExt
+}
+
+// --- asynchronous methods and HandleAsync ----------------------------------------
+
+// A service whose methods answer later, from another thread (as Ingest answers
+// from the staging writer's callback), and a blocking runner that queues work.
+class AsyncRouterTest : public RouterTest {
+ protected:
+  AsyncRouterTest() {
+    ServiceDef later{"xtk:later", "Later", {}};
+    later.methods.push_back(MethodDef{"Echo",
+                                      true,
+                                      {{"text", "string"}, {"out", "string", true}},
+                                      true,
+                                      {},
+                                      {},
+                                      [this](CallContext& ctx, MethodDone done) {
+                                        std::lock_guard lock(mu_);
+                                        parked_.emplace_back(ctx.args.empty() ? "" : ctx.args[0]->text,
+                                                             std::move(done));
+                                      }});
+    later.methods.push_back(MethodDef{"Now", true, {}, false, {}, {}, [](CallContext&, MethodDone done) {
+                                        done(std::vector<OutValue>{OutValue::String("x", "now")});
+                                      }});
+    router_.AddService(std::move(later));
+  }
+
+  // Answers a parked call: echoes its text, or a fault when the text starts with "fail".
+  static void Answer(std::pair<std::string, MethodDone>& call) {
+    if (call.first.starts_with("fail")) {
+      call.second(CodedError(Status::Code::kInvalidArgument, "STG-200004", "refused " + call.first));
+    } else {
+      call.second(std::vector<OutValue>{OutValue::String("out", call.first)});
+    }
+  }
+
+  std::vector<std::pair<std::string, MethodDone>> TakeParked() {
+    std::lock_guard lock(mu_);
+    return std::exchange(parked_, {});
+  }
+
+  // Posts asynchronously; the reply lands in `replies[slot]`.
+  void PostAsync(const std::string& body, std::map<std::string, std::string> headers, std::size_t slot) {
+    router_.HandleAsync(HttpCall{body, "", std::move(headers)}, "192.0.2.7", [this, slot](HttpReply reply) {
+      std::lock_guard lock(mu_);
+      EXPECT_EQ(replies_.count(slot), 0u) << "answered twice";
+      replies_[slot] = std::move(reply);
+    });
+  }
+
+  std::map<std::size_t, HttpReply> Replies() {
+    std::lock_guard lock(mu_);
+    return replies_;
+  }
+
+  static std::string EchoCall(const std::string& text) {
+    return Envelope("xtk:later", "Echo", "<sessiontoken>___good</sessiontoken><text>" + text + "</text>");
+  }
+
+  std::mutex mu_;
+  std::vector<std::pair<std::string, MethodDone>> parked_;  // GUARDED_BY(mu_)
+  std::map<std::size_t, HttpReply> replies_;                // GUARDED_BY(mu_)
+};
+
+TEST_F(AsyncRouterTest, AnAsyncMethodIsAnsweredWhenItsCallbackRuns) {
+  PostAsync(EchoCall("hello"), {{"x-security-token", kGoodSecurity}}, 0);
+  EXPECT_TRUE(Replies().empty()) << "answered before the method did";
+  EXPECT_TRUE(observer_.calls.empty());
+  std::vector<std::pair<std::string, MethodDone>> parked = TakeParked();
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].first, "hello");
+  std::thread([&] { Answer(parked[0]); }).join();  // from another thread, after HandleAsync returned
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].status, 200) << replies[0].body;
+  EXPECT_THAT(replies[0].body, HasSubstr("<EchoResponse xmlns='urn:xtk:later'"));
+  EXPECT_THAT(replies[0].body, HasSubstr("<out xsi:type='xsd:string'>hello</out>"));
+  ASSERT_EQ(observer_.calls.size(), 1u);
+  EXPECT_EQ(observer_.calls[0], std::make_pair(std::string("xtk:later#Echo"), false));
+}
+
+// Calls answered in another order than they came, from several threads: each
+// reply is its own call's, and a failing call fails nobody else.
+TEST_F(AsyncRouterTest, ManyCallsAnsweredOutOfOrderEachGetTheirOwnReply) {
+  constexpr std::size_t kCalls = 64;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    PostAsync(EchoCall(i == 7 ? "fail7" : "t" + std::to_string(i)), {{"x-security-token", kGoodSecurity}}, i);
+  }
+  std::vector<std::pair<std::string, MethodDone>> parked = TakeParked();
+  ASSERT_EQ(parked.size(), kCalls);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = kCalls; i-- > 0;) {
+        if (i % 4 == t) Answer(parked[i]);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    if (i == 7) {
+      EXPECT_EQ(replies[i].status, 500);
+      EXPECT_EQ(FaultString(replies[i].body), "STG-200004 refused fail7");
+    } else {
+      EXPECT_EQ(replies[i].status, 200) << i;
+      EXPECT_THAT(replies[i].body, HasSubstr(">t" + std::to_string(i) + "</out>")) << i;
+    }
+  }
+  EXPECT_EQ(observer_.calls.size(), kCalls);
+}
+
+TEST_F(AsyncRouterTest, AnAsyncMethodsSessionIsCheckedBeforeItRuns) {
+  PostAsync(Envelope("xtk:later", "Echo", "<sessiontoken>___expired</sessiontoken><text>x</text>"),
+            {{"x-security-token", kGoodSecurity}}, 0);
+  EXPECT_TRUE(TakeParked().empty());
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 1u);  // answered at once
+  EXPECT_THAT(FaultString(replies[0].body), HasSubstr("XSV-350008"));
+}
+
+TEST_F(AsyncRouterTest, AnAsyncMethodMayAnswerBeforeItReturns) {
+  PostAsync(Envelope("xtk:later", "Now", ""), {}, 0);
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_THAT(replies[0].body, HasSubstr("<x xsi:type='xsd:string'>now</x>"));
+}
+
+TEST_F(AsyncRouterTest, UnknownMethodIsAnsweredAtOnce) {
+  PostAsync(Envelope("xtk:later", "Nope", ""), GoodHeaders(), 0);
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_THAT(FaultString(replies[0].body), HasSubstr("SOP-330006"));
+}
+
+// A blocking method, its authentication included, runs on the blocking runner,
+// never on the thread that called HandleAsync.
+TEST_F(AsyncRouterTest, BlockingMethodsRunOnTheBlockingRunner) {
+  std::vector<std::function<void()>> queued;
+  router_.set_blocking_runner([&queued](std::function<void()> work) { queued.push_back(std::move(work)); });
+  PostAsync(Envelope("xtk:session", "Fail", ""), GoodHeaders(), 0);
+  PostAsync(Envelope("xtk:persist", "GetEntityIfMoreRecent",
+                     "<sessiontoken>___good</sessiontoken><pk>xtk:schema|xtk:session</pk><md5/><mustExist/>"),
+            {{"x-security-token", kGoodSecurity}}, 1);
+  EXPECT_TRUE(Replies().empty());
+  EXPECT_TRUE(validated_.empty()) << "the tokens were checked on the I/O thread";
+  EXPECT_EQ(fail_calls_, 0);
+  ASSERT_EQ(queued.size(), 2u);
+  std::thread([&] {
+    for (auto& work : queued) work();
+  }).join();
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(fail_calls_, 1);
+  EXPECT_EQ(FaultString(replies[0].body), "STG-200004 Invalid value 'x' for attribute 'n' of schema 'dem:s'.");
+  EXPECT_EQ(replies[1].status, 200) << replies[1].body;
+  EXPECT_EQ(validated_.size(), 2u);
+  // An asynchronous method does not go through the runner.
+  PostAsync(EchoCall("direct"), {{"x-security-token", kGoodSecurity}}, 2);
+  EXPECT_EQ(queued.size(), 2u);
+  EXPECT_EQ(TakeParked().size(), 1u);
+}
+
+// The blocking form waits for an asynchronous method answered on another thread.
+TEST_F(AsyncRouterTest, HandleWaitsForAnAsyncMethod) {
+  std::thread answerer([&] {
+    for (;;) {
+      std::vector<std::pair<std::string, MethodDone>> parked = TakeParked();
+      for (auto& call : parked) Answer(call);
+      if (!parked.empty()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  HttpReply reply = Post(EchoCall("waited"), {{"x-security-token", kGoodSecurity}});
+  answerer.join();
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.body, HasSubstr(">waited</out>"));
 }
 
 }  // namespace

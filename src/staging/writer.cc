@@ -2,13 +2,18 @@
 #include "staging/writer.h"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "schema/table_specs.h"
 #include "staging/values.h"
+#include "store/postgres_database.h"
 #include "store/sequence.h"
+#include "store/table_spec.h"
 #include "xml/document.h"
 
 namespace stagebridge::staging {
@@ -69,6 +74,12 @@ Status CallError(store::Database& db, const Status& status, const std::vector<St
       fmt::format("The local database refused the write to '{}'; nothing was written.", records.front().stg->id()));
 }
 
+// Records of one shape (table, operation, key, attributes named) share their
+// statement text. SameShape compares without building the signature.
+bool SameShape(const StagedRecord& a, const StagedRecord& b) {
+  return a.stg == b.stg && a.op == b.op && a.attrs == b.attrs && a.key == b.key;
+}
+
 std::string Signature(const StagedRecord& r) {
   std::string sig = r.stg->sql_table;
   sig += '|';
@@ -104,47 +115,35 @@ int KeyIndex(const StagedRecord& r) {
   return 0;  // unreachable: the decoder accepts declared keys only
 }
 
-std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows, const std::string& seq_expr) {
+namespace {
+
+// "INSERT INTO T (business columns, bookkeeping columns) ", shared by every form.
+std::string InsertHead(const StagedRecord& r) {
   std::vector<std::string> cols;
+  cols.reserve(r.attrs.size());
   for (const schema::Attribute* a : r.attrs) cols.push_back(a->sql_name);
-  std::string sql = fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp) VALUES ",
-                                r.stg->sql_table, fmt::join(cols, ", "));
-  int key = KeyIndex(r);
-  std::size_t n = 1;
-  for (std::size_t row = 0; row < rows; ++row) {
-    if (row > 0) sql += ", ";
-    sql += '(';
-    for (std::size_t c = 0; c < cols.size(); ++c) sql += fmt::format("${}, ", n++);
-    std::string seq = seq_expr.empty() ? fmt::format("${}", n++) : seq_expr;
-    sql += fmt::format("0, CURRENT_TIMESTAMP, {}, {}, {})", seq, key, static_cast<int>(schema::StgOp::kInsert));
-  }
-  return sql;
+  return fmt::format("INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp) ", r.stg->sql_table,
+                     fmt::join(cols, ", "));
 }
 
-std::string StagingSql(const StagedRecord& r, const std::string& seq_expr) {
-  const std::string& table = r.stg->sql_table;
-  std::vector<std::string> cols;
-  std::vector<std::string> placeholders;
-  for (std::size_t i = 0; i < r.attrs.size(); ++i) {
-    cols.push_back(r.attrs[i]->sql_name);
-    placeholders.push_back(fmt::format("${}", i + 1));
-  }
-  std::string seq = seq_expr.empty() ? fmt::format("${}", r.attrs.size() + 1) : seq_expr;
-  int op = static_cast<int>(r.op);
-  bool del = r.op == schema::StgOp::kDelete;
-  std::string sql = fmt::format(
-      "INSERT INTO {} ({}, iDelete, tsLastModified, iStgSeq, iStgKey, iStgOp) VALUES ({}, {}, CURRENT_TIMESTAMP, {}, "
-      "{}, {})",
-      table, fmt::join(cols, ", "), fmt::join(placeholders, ", "), del ? 1 : 0, seq, KeyIndex(r), op);
-  if (r.op == schema::StgOp::kInsert) return sql;
+// The bookkeeping values following the business ones: iDelete, tsLastModified,
+// iStgSeq (`seq`), iStgKey, iStgOp.
+std::string Bookkeeping(const StagedRecord& r, const std::string& seq) {
+  return fmt::format("{}, CURRENT_TIMESTAMP, {}, {}, {}", r.op == schema::StgOp::kDelete ? 1 : 0, seq, KeyIndex(r),
+                     static_cast<int>(r.op));
+}
 
+// " ON CONFLICT (key) DO UPDATE SET …" of an upsert or a delete; "" for an insert.
+std::string ConflictClause(const StagedRecord& r) {
+  if (r.op == schema::StgOp::kInsert) return "";
+  const std::string& table = r.stg->sql_table;
   std::vector<std::string> key_cols;
   for (const std::string& k : r.key) key_cols.push_back(r.stg->FindAttribute(k)->sql_name);
   auto is_key = [&](const schema::Attribute* a) {
     return a->role == schema::AttrRole::kPrimaryKey || std::find(r.key.begin(), r.key.end(), a->name) != r.key.end();
   };
   std::vector<std::string> sets;
-  if (del) {
+  if (r.op == schema::StgOp::kDelete) {
     // A delete forgets every staged value: a later write starts afresh (kReplace).
     for (const schema::Attribute& a : r.stg->attributes) {
       if (a.role == schema::AttrRole::kBusiness && !is_key(&a)) sets.push_back(a.sql_name + " = NULL");
@@ -167,20 +166,114 @@ std::string StagingSql(const StagedRecord& r, const std::string& seq_expr) {
   sets.push_back("tsLastModified = excluded.tsLastModified");
   sets.push_back("iStgSeq = excluded.iStgSeq");
   sets.push_back("iStgKey = excluded.iStgKey");
-  sql += fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", fmt::join(key_cols, ", "), fmt::join(sets, ", "));
+  return fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", fmt::join(key_cols, ", "), fmt::join(sets, ", "));
+}
+
+}  // namespace
+
+std::string MultiRowInsertSql(const StagedRecord& r, std::size_t rows, const std::string& seq_expr) {
+  std::string sql = InsertHead(r) + "VALUES ";
+  std::size_t n = 1;
+  for (std::size_t row = 0; row < rows; ++row) {
+    if (row > 0) sql += ", ";
+    sql += '(';
+    for (std::size_t c = 0; c < r.attrs.size(); ++c) sql += fmt::format("${}, ", n++);
+    sql += Bookkeeping(r, seq_expr.empty() ? fmt::format("${}", n++) : seq_expr);
+    sql += ')';
+  }
   return sql;
 }
+
+std::string StagingSql(const StagedRecord& r, const std::string& seq_expr) {
+  std::vector<std::string> placeholders;
+  for (std::size_t i = 0; i < r.attrs.size(); ++i) placeholders.push_back(fmt::format("${}", i + 1));
+  std::string seq = seq_expr.empty() ? fmt::format("${}", r.attrs.size() + 1) : seq_expr;
+  return fmt::format("{}VALUES ({}, {}){}", InsertHead(r), fmt::join(placeholders, ", "), Bookkeeping(r, seq),
+                     ConflictClause(r));
+}
+
+std::string UnnestSql(const StagedRecord& r, const std::string& seq_expr) {
+  std::vector<std::string> arrays;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < r.attrs.size(); ++i) {
+    store::ColumnSpec column;
+    column.type = schema::ColumnTypeOf(r.attrs[i]->type);
+    arrays.push_back(fmt::format("${}::{}[]", i + 1, store::SqlType(store::DialectKind::kPostgres, column)));
+    names.push_back(r.attrs[i]->sql_name);
+  }
+  return fmt::format("{}SELECT {}, {} FROM unnest({}) AS u ({}){}", InsertHead(r), fmt::join(names, ", "),
+                     Bookkeeping(r, seq_expr), fmt::join(arrays, ", "), fmt::join(names, ", "), ConflictClause(r));
+}
+
+namespace {
+
+// The values of `r`'s reconciliation key, as one string (equal keys, equal strings).
+std::string KeyText(const StagedRecord& r) {
+  std::string text;
+  for (std::size_t i = 0; i < r.attrs.size(); ++i) {
+    if (std::find(r.key.begin(), r.key.end(), r.attrs[i]->name) == r.key.end()) continue;
+    text += store::ValueToString(r.values[i]);
+    text += '\x1f';
+  }
+  return text;
+}
+
+// How many records from records[i] on go into one statement. Inserts of the
+// same shape always can (a key repeated among them fails the statement, as it
+// would fail one by one). With array parameters (PostgreSQL) upserts and
+// deletes of the same shape can too, as long as no key repeats: one statement
+// cannot change a row twice, and the later write must win. Without them each
+// row takes its parameters, so a statement stays under the parameter limit.
+std::size_t RunLength(const std::vector<const StagedRecord*>& records, std::size_t i, bool arrays) {
+  const StagedRecord& r = *records[i];
+  if (r.op != schema::StgOp::kInsert && !arrays) return 1;
+  std::size_t per_row = r.values.size() + 1;
+  std::set<std::string> keys;
+  if (r.op != schema::StgOp::kInsert) keys.insert(KeyText(r));
+  std::size_t run = 1;
+  while (i + run < records.size() && SameShape(*records[i + run], r)) {
+    if (!arrays && (run + 1) * per_row > kMaxParamsPerStatement) break;
+    if (r.op != schema::StgOp::kInsert && !keys.insert(KeyText(*records[i + run])).second) break;
+    ++run;
+  }
+  return run;
+}
+
+// The statement staging `rows` records shaped like `r` from a worker's cache:
+// built once per shape (and row count, for a multi-row VALUES).
+const std::string& CachedSql(std::unordered_map<std::string, std::string>& cache, const StagedRecord& r,
+                             std::size_t rows, const std::string& seq_expr, bool arrays) {
+  std::string key = Signature(r);
+  if (rows > 1) key += arrays ? "|unnest" : "|rows:" + std::to_string(rows);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    if (cache.size() > 4096) cache.clear();  // bounded: signatures vary with the attributes named
+    std::string sql = rows == 1 ? StagingSql(r, seq_expr)
+                      : arrays  ? UnnestSql(r, seq_expr)
+                                : MultiRowInsertSql(r, rows, seq_expr);
+    it = cache.emplace(std::move(key), std::move(sql)).first;
+  }
+  return it->second;
+}
+
+}  // namespace
 
 StagingWriter::StagingWriter(store::ConnectionPool& pool, WriterOptions options)
     : pool_(pool), options_(std::move(options)) {}
 
 StagingWriter::~StagingWriter() {
+  Stop();
+}
+
+void StagingWriter::Stop() {
+  std::lock_guard stop_lock(stop_mu_);
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (std::thread& t : workers_) t.join();
+  for (std::thread& t : workers_) t.join();  // workers drain the queue before they return
+  workers_.clear();
 }
 
 Status StagingWriter::Prepare() {
@@ -192,16 +285,39 @@ void StagingWriter::Start() {
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
-Status StagingWriter::Write(std::vector<StagedRecord> records) {
-  if (records.empty()) return Status::Ok();
-  Call call{std::move(records), {}};
-  std::future<Status> done = call.done.get_future();
+void StagingWriter::Answer(Call* call, const Status& status) {
+  Done done = std::move(call->done);
+  delete call;
+  done(status);
+}
+
+void StagingWriter::WriteAsync(std::vector<StagedRecord> records, Done done) {
+  if (records.empty()) {
+    done(Status::Ok());
+    return;
+  }
+  auto* call = new Call{std::move(records), std::move(done)};
   {
-    std::lock_guard lock(mu_);
-    if (stopping_) return UnavailableError();
-    queue_.push_back(&call);
+    std::unique_lock lock(mu_);
+    if (!stopping_) {
+      queued_records_ += call->records.size();
+      queue_.push_back(call);
+      call = nullptr;
+    }
+  }
+  if (call != nullptr) {
+    Answer(call, UnavailableError());
+    return;
   }
   cv_.notify_one();
+}
+
+Status StagingWriter::Write(std::vector<StagedRecord> records) {
+  // Shared with the callback: the worker may still be inside set_value() when
+  // this thread wakes up and returns.
+  auto result = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = result->get_future();
+  WriteAsync(std::move(records), [result](Status s) { result->set_value(std::move(s)); });
   return done.get();
 }
 
@@ -211,99 +327,53 @@ Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedR
   // On PostgreSQL the sequence is drawn inside each statement, after the
   // statement locked its table: the sync's watermark relies on it (docs/sync.md).
   std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
+  // PostgreSQL takes a run of records as one array per column: one prepared
+  // statement whatever the number of rows (parsed and planned once per connection).
+  bool arrays = db.kind() == store::DialectKind::kPostgres;
   std::size_t i = 0;
   while (i < records.size()) {
     const StagedRecord& r = *records[i];
-    std::string sig = Signature(r);
-    // A run of inserts with the same columns becomes one multi-row INSERT: one
-    // statement, one round trip. Other operations go one by one, in order (two
-    // upserts of one key must not meet in one statement).
-    std::size_t run = 1;
-    if (r.op == schema::StgOp::kInsert) {
-      std::size_t per_row = r.values.size() + 1;
-      while (i + run < records.size() && (run + 1) * per_row <= kMaxParamsPerStatement &&
-             records[i + run]->op == schema::StgOp::kInsert && Signature(*records[i + run]) == sig) {
-        ++run;
+    std::size_t run = RunLength(records, i, arrays);
+    const std::string& sql = CachedSql(sql_cache, r, run, seq_expr, arrays);
+    store::Params params;
+    if (run > 1 && arrays) {
+      params.reserve(r.values.size());
+      std::vector<const store::Value*> column(run);
+      for (std::size_t c = 0; c < r.values.size(); ++c) {
+        for (std::size_t k = 0; k < run; ++k) column[k] = &records[i + k]->values[c];
+        params.emplace_back(store::ArrayLiteral(column));
+      }
+    } else {
+      params.reserve(run * (r.values.size() + 1));
+      for (std::size_t k = i; k < i + run; ++k) {
+        params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
+        if (seq_expr.empty()) params.emplace_back(seqs[k]);
       }
     }
-    std::string key = run == 1 ? sig : sig + "|rows:" + std::to_string(run);
-    auto it = sql_cache.find(key);
-    if (it == sql_cache.end()) {
-      if (sql_cache.size() > 4096) sql_cache.clear();  // bounded: signatures vary with the attributes named
-      it = sql_cache.emplace(key, run == 1 ? StagingSql(r, seq_expr) : MultiRowInsertSql(r, run, seq_expr)).first;
-    }
-    store::Params params;
-    params.reserve(run * (r.values.size() + 1));
-    for (std::size_t k = i; k < i + run; ++k) {
-      params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
-      if (seq_expr.empty()) params.emplace_back(seqs[k]);
-    }
-    SB_RETURN_IF_ERROR(db.Execute(it->second, params).status());
+    SB_RETURN_IF_ERROR(db.ExecuteRepeated(sql, params).status());
     i += run;
   }
   return Status::Ok();
 }
 
-// A batch that is one run of same-shaped inserts on a dialect with in-statement
-// sequences is one autocommit statement: atomic, and one round trip instead of
-// four (BEGIN, sequence, INSERT, COMMIT).
-Status StagingWriter::TryOneStatement(store::Database& db, std::vector<Call*>& calls, std::size_t total, bool& done) {
-  done = false;
-  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
-  if (seq_expr.empty()) return Status::Ok();
-  const StagedRecord& first = calls.front()->records.front();
-  if (first.op != schema::StgOp::kInsert || total * first.values.size() > kMaxParamsPerStatement) return Status::Ok();
-  std::string sig = Signature(first);
-  for (Call* c : calls) {
-    for (const StagedRecord& r : c->records) {
-      if (r.op != schema::StgOp::kInsert || Signature(r) != sig) return Status::Ok();
-    }
-  }
-  std::string sql = MultiRowInsertSql(first, total, seq_expr);
-  store::Params params;
-  params.reserve(total * first.values.size());
-  for (Call* c : calls) {
-    for (const StagedRecord& r : c->records) params.insert(params.end(), r.values.begin(), r.values.end());
-  }
-  done = true;
-  return db.Execute(sql, params).status();
-}
-
-StagingWriter::BatchOutcome StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls,
-                                                    std::unordered_map<std::string, std::string>& cache) {
-  std::size_t total = 0;
-  for (Call* c : calls) total += c->records.size();
-  bool one_statement = false;
-  Status single = TryOneStatement(db, calls, total, one_statement);
-  if (one_statement) return Finish(calls, total, single);
-  store::Transaction txn(db);
-  Status s = txn.Begin();
-  Result<std::vector<std::int64_t>> seqs = s.ok() ? ReserveSequence(db, total) : Result<std::vector<std::int64_t>>(s);
-  if (!seqs.ok()) s = seqs.status();
+Status StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls, std::size_t total,
+                               std::unordered_map<std::string, std::string>& cache) {
   std::vector<const StagedRecord*> records;
   records.reserve(total);
   for (Call* c : calls) {
     for (const StagedRecord& r : c->records) records.push_back(&r);
   }
-  if (s.ok()) s = Apply(db, records, *seqs, cache);
-  if (s.ok()) s = txn.Commit();
-  return Finish(calls, total, s);
-}
-
-StagingWriter::BatchOutcome StagingWriter::Finish(std::vector<Call*>& calls, std::size_t total, const Status& s) {
-  if (s.ok()) {
-    std::size_t n = calls.size();
-    for (Call* c : calls) c->done.set_value(Status::Ok());  // callers may now return: touch no Call
-    if (options_.on_batch) options_.on_batch(n, total);
-    return BatchOutcome::kDone;
+  // A batch that is one statement, with the sequence drawn inside it, needs no
+  // transaction around it: one round trip instead of four (BEGIN, INSERT, COMMIT).
+  bool in_statement_seq = !store::NextValueExpression(db.kind(), kStagingSequence).empty();
+  if (in_statement_seq && RunLength(records, 0, db.kind() == store::DialectKind::kPostgres) == total) {
+    return Apply(db, records, {}, cache);
   }
-  if (s.code() == Status::Code::kAborted) return BatchOutcome::kRetry;  // lost a race with another writer
-  if (s.code() == Status::Code::kUnavailable) {
-    spdlog::error("staging batch of {} call(s) failed: {}", calls.size(), s.ToString());
-    for (Call* c : calls) c->done.set_value(UnavailableError());
-    return BatchOutcome::kDone;
-  }
-  return BatchOutcome::kReplay;  // a data error: replay call by call
+  store::Transaction txn(db);
+  SB_RETURN_IF_ERROR(txn.Begin());
+  SB_ASSIGN_OR_RETURN(std::vector<std::int64_t> seqs, ReserveSequence(db, total));
+  SB_RETURN_IF_ERROR(Apply(db, records, seqs, cache));
+  return txn.Commit();
 }
 
 Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache) {
@@ -316,46 +386,86 @@ Status StagingWriter::RunOne(store::Database& db, Call& call, std::unordered_map
   return txn.Commit();
 }
 
+std::vector<StagingWriter::Call*> StagingWriter::NextBatch() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (queue_.empty()) {
+      if (stopping_) return {};  // stopping and drained
+      cv_.wait(lock);
+      continue;
+    }
+    // Start now when no batch is running, when a full batch waits, or when the
+    // last batch started join_after ago; otherwise let calls gather until then.
+    if (running_ == 0 || stopping_ || queued_records_ >= options_.max_batch_records) break;
+    auto may_start = last_start_ + options_.join_after;
+    if (std::chrono::steady_clock::now() >= may_start) break;
+    cv_.wait_until(lock, may_start);
+  }
+  std::vector<Call*> batch;
+  std::size_t records = 0;
+  while (!queue_.empty() && (batch.empty() || records + queue_.front()->records.size() <= options_.max_batch_records)) {
+    records += queue_.front()->records.size();
+    batch.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  queued_records_ -= records;
+  ++running_;
+  last_start_ = std::chrono::steady_clock::now();
+  return batch;
+}
+
+void StagingWriter::EndBatch() {
+  {
+    std::lock_guard lock(mu_);
+    --running_;
+  }
+  cv_.notify_one();  // a worker waiting for its turn may start now
+}
+
 void StagingWriter::WorkerLoop() {
   std::unordered_map<std::string, std::string> cache;
   std::optional<store::ConnectionPool::Lease> db;
   for (;;) {
-    std::vector<Call*> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      std::size_t records = 0;
-      while (!queue_.empty() &&
-             (batch.empty() || records + queue_.front()->records.size() <= options_.max_batch_records)) {
-        records += queue_.front()->records.size();
-        batch.push_back(queue_.front());
-        queue_.pop_front();
-      }
-    }
+    std::vector<Call*> batch = NextBatch();
+    if (batch.empty()) return;
+    std::size_t total = 0;
+    for (Call* c : batch) total += c->records.size();
     if (!db) {
       Result<store::ConnectionPool::Lease> lease = pool_.Acquire();
       if (!lease.ok()) {
+        EndBatch();
         spdlog::error("staging writer cannot connect to the local database: {}", lease.status().ToString());
-        for (Call* c : batch) c->done.set_value(UnavailableError());
+        for (Call* c : batch) Answer(c, UnavailableError());
         continue;
       }
       db.emplace(std::move(lease).value());
     }
-    BatchOutcome outcome = BatchOutcome::kRetry;
-    for (int attempt = 0; attempt < kMaxAttempts && outcome == BatchOutcome::kRetry; ++attempt) {
-      outcome = RunBatch(**db, batch, cache);
+    Status batch_status = Status::Aborted("not run");
+    for (int attempt = 0; attempt < kMaxAttempts && batch_status.code() == Status::Code::kAborted; ++attempt) {
+      batch_status = RunBatch(**db, batch, total, cache);  // Aborted: lost a race with another writer, again
     }
-    if (outcome == BatchOutcome::kDone) continue;
+    // The batch is committed (or not): another worker may start the next one
+    // while this one answers.
+    EndBatch();
+    if (batch_status.ok()) {
+      if (options_.on_batch) options_.on_batch(batch.size(), total);
+      for (Call* c : batch) Answer(c, Status::Ok());
+      continue;
+    }
+    if (batch_status.code() == Status::Code::kUnavailable) {
+      spdlog::error("staging batch of {} call(s) failed: {}", batch.size(), batch_status.ToString());
+      for (Call* c : batch) Answer(c, UnavailableError());
+      continue;
+    }
+    // A data error (or races lost every time): replay call by call, so one bad
+    // call fails nobody else.
     for (Call* c : batch) {
       Status s = Status::Aborted("not run");
       for (int attempt = 0; attempt < kMaxAttempts && s.code() == Status::Code::kAborted; ++attempt) {
         s = RunOne(**db, *c, cache);
       }
-      std::size_t records = c->records.size();
-      // Once done is set, the caller returns and `c` is gone: touch it no more.
-      c->done.set_value(s.ok() ? s : CallError(**db, s, c->records));
-      if (s.ok() && options_.on_batch) options_.on_batch(1, records);
+      if (s.ok() && options_.on_batch) options_.on_batch(1, c->records.size());
+      Answer(c, s.ok() ? s : CallError(**db, s, c->records));
     }
   }
 }

@@ -1,22 +1,27 @@
 // writer.h — the staging writer: applies decoded records to the staging tables
 // of the local database with group commit (DESIGN.md "Group commit").
 //
-// Write() blocks until the records are committed (or refused). Concurrent calls
-// are batched by a few worker threads, each holding its own connection: one
-// transaction, one change-sequence reservation and one COMMIT (one fsync) for
-// every call in the batch. A call's records are all-or-nothing: when a batch
-// fails (one call's record conflicts, say), it is rolled back and each call is
-// replayed in its own transaction, so one bad call never fails another.
-// Nothing is acknowledged before COMMIT returned.
+// WriteAsync() queues a call and returns at once; its `done` callback runs once
+// the records are committed (or refused). Write() is the blocking form, built on
+// it. Concurrent calls are batched by a few worker threads, each holding its own
+// connection: one transaction, one change-sequence reservation and one COMMIT
+// (one fsync) for every call in the batch. Normally one batch runs at a time,
+// the calls arriving meanwhile gathering into the next (see join_after); a
+// second worker steps in when a batch runs long. A call's records are all-or-nothing:
+// when a batch fails (one call's record conflicts, say), it is rolled back and
+// each call is replayed in its own transaction, so one bad call never fails
+// another. Nothing is acknowledged before COMMIT returned.
 //
-// Thread-safety: thread-safe.
+// Thread-safety: thread-safe. Callbacks run on a writer thread (or, for a call
+// refused before it was queued, on the caller's, before WriteAsync returns);
+// they must be quick and must not call Write() (a worker would wait for itself).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,6 +40,14 @@ inline constexpr const char* kStagingSequence = "SbStgSeq";
 struct WriterOptions {
   int workers = 2;  // concurrent transactions
   std::size_t max_batch_records = 2000;
+  // While a batch runs, another worker starts one only once the last batch
+  // started this long ago (or when a full batch waits). Under steady load one
+  // batch runs at a time and the calls arriving meanwhile gather into the next:
+  // fewer, larger statements for the database to parse, plan and commit, and the
+  // next batch starts as soon as the running one committed, while its calls are
+  // being answered. A long transaction holds the others back this long at most.
+  // Zero: an idle worker takes whatever is queued at once.
+  std::chrono::microseconds join_after{std::chrono::milliseconds(20)};
   // Called after each committed batch with its number of calls and records (metrics).
   std::function<void(std::size_t calls, std::size_t records)> on_batch;
 };
@@ -50,37 +63,54 @@ class StagingWriter {
   Status Prepare();
   void Start();
 
-  // Stages `records` durably; returns once committed. Errors are coded:
-  // STG-200006 (a key already pending, Ingest), STG-500001 (database unavailable).
+  // Finishes every queued call (each gets its callback), then stops the
+  // workers; later calls are refused with STG-500001. Idempotent.
+  void Stop();
+
+  using Done = std::function<void(Status)>;
+
+  // Stages `records` durably and calls `done` exactly once: with Ok once they
+  // are committed, or with a coded error: STG-200006 (a key already pending,
+  // Ingest), STG-500001 (database unavailable, or the writer stopped).
+  void WriteAsync(std::vector<StagedRecord> records, Done done);
+
+  // The blocking form of WriteAsync: returns once committed (or refused).
   Status Write(std::vector<StagedRecord> records);
 
  private:
   struct Call {
     std::vector<StagedRecord> records;
-    std::promise<Status> done;
+    Done done;
   };
+  // Answers `call` (once); the call is gone afterwards.
+  static void Answer(Call* call, const Status& status);
 
   void WorkerLoop();
+  // Waits for the next batch (see WriterOptions::join_after); empty when stopping and drained.
+  std::vector<Call*> NextBatch();
+  // The database work of a batch is over.
+  void EndBatch();
   // Applies records (inside an open transaction); seqs[i] is records[i]'s change sequence.
   Status Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
                const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache);
-  enum class BatchOutcome { kDone, kReplay, kRetry };
-  // Runs `calls` in one transaction. kDone: every call answered; kReplay: a data
-  // error, replay call by call; kRetry: lost a race (deadlock), run it again.
-  BatchOutcome RunBatch(store::Database& db, std::vector<Call*>& calls,
-                        std::unordered_map<std::string, std::string>& cache);
-  BatchOutcome Finish(std::vector<Call*>& calls, std::size_t total, const Status& status);
-  // Runs the batch as one statement when it can (sets `done`); see writer.cc.
-  Status TryOneStatement(store::Database& db, std::vector<Call*>& calls, std::size_t total, bool& done);
+  // Runs `calls` (`total` records) in one transaction, answering none. Aborted:
+  // lost a race (deadlock), run it again; Unavailable: the database is gone;
+  // another error: a data error, replay call by call.
+  Status RunBatch(store::Database& db, std::vector<Call*>& calls, std::size_t total,
+                  std::unordered_map<std::string, std::string>& cache);
   Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);
 
   store::ConnectionPool& pool_;
   const WriterOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Call*> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;    // GUARDED_BY(mu_)
+  std::deque<Call*> queue_;                           // GUARDED_BY(mu_): owned, deleted by Answer()
+  std::size_t queued_records_ = 0;                    // GUARDED_BY(mu_): records in queue_
+  int running_ = 0;                                   // GUARDED_BY(mu_): batches between NextBatch and EndBatch
+  std::chrono::steady_clock::time_point last_start_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                             // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
+  std::mutex stop_mu_;  // serializes Stop()
 };
 
 // The statement that stages `record` (exposed for tests). Parameters: the
@@ -96,5 +126,11 @@ int KeyIndex(const StagedRecord& record);
 // parameters are each record's values then its sequence, record after record —
 // or only the values when `seq_expr` (an in-statement sequence expression) is given.
 std::string MultiRowInsertSql(const StagedRecord& record, std::size_t rows, const std::string& seq_expr);
+
+// PostgreSQL: one INSERT … SELECT FROM unnest(…) staging any number of records
+// shaped like `record` (any operation; an upsert's keys must not repeat among
+// them). Parameters: one array literal per attribute (store::ArrayLiteral);
+// the sequence comes from `seq_expr`, drawn per row inside the statement.
+std::string UnnestSql(const StagedRecord& record, const std::string& seq_expr);
 
 }  // namespace stagebridge::staging

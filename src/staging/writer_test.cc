@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -37,9 +39,24 @@ const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sa
     <attribute name="testcol2" type="string" length="255"/>
   </element></srcSchema>)";
 
+// Every attribute type, for values crossing the writer's batched statements.
+const char* kTyped = R"(<srcSchema namespace="dem" name="typed" label="Typed">
+  <element name="typed" label="Typed" autopk="true" autouuid="true" autoStg="true" dataSource="nms:extAccount:ffda">
+    <attribute name="str" type="string" length="80"/>
+    <attribute name="memo" type="memo"/>
+    <attribute name="num" type="long"/>
+    <attribute name="big" type="int64"/>
+    <attribute name="small" type="short"/>
+    <attribute name="flag" type="boolean"/>
+    <attribute name="ratio" type="double"/>
+    <attribute name="day" type="date"/>
+    <attribute name="at" type="datetime"/>
+  </element></srcSchema>)";
+
 const schema::SchemaSet& Schemas() {
   static const schema::SchemaSet* set = [] {
-    Result<schema::SchemaSet> s = schema::SchemaSet::Load({{"dem_sampleTable.xml", kSample}});
+    Result<schema::SchemaSet> s =
+        schema::SchemaSet::Load({{"dem_sampleTable.xml", kSample}, {"dem_typed.xml", kTyped}});
     if (!s.ok()) {
       ADD_FAILURE() << s.status().ToString();
       std::abort();
@@ -636,6 +653,300 @@ TEST_P(WriterTest, DestructorDrainsQueuedWrites) {
   writer_.reset();
   EXPECT_EQ(ok.load(), 20);
   EXPECT_EQ(Rows().size(), 20u);
+}
+
+// --- WriteAsync ----------------------------------------------------------------
+
+// Collects the answers of asynchronous calls; Wait() returns once `expected` came.
+class Answers {
+ public:
+  explicit Answers(std::size_t expected) : expected_(expected) {}
+  StagingWriter::Done For(std::string id) {
+    return [this, id = std::move(id)](Status s) {
+      std::lock_guard lock(mu_);
+      EXPECT_EQ(statuses_.count(id), 0u) << id << " answered twice";
+      statuses_[id] = std::move(s);
+      cv_.notify_all();
+    };
+  }
+  bool Wait() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [this] { return statuses_.size() >= expected_; });
+  }
+  std::map<std::string, Status> statuses() {
+    std::lock_guard lock(mu_);
+    return statuses_;
+  }
+
+ private:
+  const std::size_t expected_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Status> statuses_;  // GUARDED_BY(mu_)
+};
+
+// Many calls queued at once from one thread, none waiting: each is answered
+// once, and only after its row is committed (another connection sees it).
+TEST_P(WriterTest, WriteAsyncAnswersEachCallAfterItsCommit) {
+  StartWriter(2);
+  std::unique_ptr<store::Database> observer = local_->Open();
+  ASSERT_NE(observer, nullptr);
+  std::mutex observer_mu;
+  constexpr int kCalls = 300;
+  std::atomic<int> visible{0};
+  std::atomic<int> answered{0};
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  for (int i = 0; i < kCalls; ++i) {
+    std::string id = "AS" + std::to_string(i);
+    writer_->WriteAsync(
+        Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"a\""), Mode::kIngest), [&, id](Status s) {
+          EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+          {
+            std::lock_guard lock(observer_mu);
+            Result<std::vector<store::Row>> rows =
+                observer->Query("SELECT COUNT(*) FROM DemSampleTableStg WHERE uSampleTableId = $1", {id});
+            if (rows.ok() && std::get<std::int64_t>((*rows)[0][0]) == 1) visible.fetch_add(1);
+          }
+          std::lock_guard lock(done_mu);
+          answered.fetch_add(1);
+          done_cv.notify_all();
+        });
+  }
+  {
+    std::unique_lock lock(done_mu);
+    ASSERT_TRUE(done_cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered.load() == kCalls; }));
+  }
+  EXPECT_EQ(visible.load(), kCalls) << "a call was answered before its row was committed";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), kCalls);
+  EXPECT_LT(batches_.load(), static_cast<std::size_t>(kCalls)) << "no group commit";
+}
+
+TEST_P(WriterTest, WriteAsyncBadCallFailsOnlyItself) {
+  StartWriter(2);
+  ASSERT_TRUE(Write(Sample(R"(_key="@id" id="TAKEN" testcol1="first")"), Mode::kIngest).ok());
+  constexpr int kCalls = 40;
+  Answers answers(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    std::string id = i == 17 ? "TAKEN" : "OK" + std::to_string(i);
+    writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"x\""), Mode::kIngest),
+                        answers.For(std::to_string(i)));
+  }
+  ASSERT_TRUE(answers.Wait());
+  std::map<std::string, Status> statuses = answers.statuses();
+  for (int i = 0; i < kCalls; ++i) {
+    const Status& s = statuses[std::to_string(i)];
+    if (i == 17) {
+      EXPECT_THAT(s.message(), StartsWith("STG-200006 "));
+    } else {
+      EXPECT_TRUE(s.ok()) << i << ": " << s.ToString();
+    }
+  }
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kCalls));  // 39 good + the first TAKEN
+  EXPECT_EQ(rows["TAKEN"].testcol1, "first");
+}
+
+TEST_P(WriterTest, StopAnswersQueuedCallsThenRefusesNewOnes) {
+  StartWriter(1);
+  constexpr int kCalls = 100;
+  Answers answers(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"ST" + std::to_string(i) + "\""), Mode::kIngest),
+                        answers.For(std::to_string(i)));
+  }
+  writer_->Stop();
+  std::map<std::string, Status> statuses = answers.statuses();  // all answered before Stop returned
+  ASSERT_EQ(statuses.size(), static_cast<std::size_t>(kCalls));
+  for (const auto& [id, s] : statuses) EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+  EXPECT_EQ(Rows().size(), static_cast<std::size_t>(kCalls));
+
+  bool answered = false;
+  writer_->WriteAsync(Records(Sample(R"(_key="@id" id="LATE")"), Mode::kIngest), [&](Status s) {
+    answered = true;
+    EXPECT_THAT(s.message(), StartsWith("STG-500001 "));
+  });
+  EXPECT_TRUE(answered) << "a call refused at once is answered before WriteAsync returns";
+  EXPECT_THAT(Write(Sample(R"(_key="@id" id="LATE2")"), Mode::kIngest).message(), StartsWith("STG-500001 "));
+  writer_->Stop();  // idempotent
+  EXPECT_EQ(Rows().count("LATE"), 0u);
+}
+
+// One batch runs at a time, but a long one does not hold the others back for
+// longer than join_after: a second worker steps in. (PostgreSQL only: SQLite
+// has one writer at a time anyway.)
+TEST_P(WriterTest, ALongBatchDoesNotHoldBackTheNextOne) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  StartWriter(2);
+  std::string xml = "<sampleTableStg-collection xtkschema=\"dem:sampleTableStg\">";
+  for (int i = 0; i < 1500; ++i) {
+    xml += "<sampleTableStg _key=\"@id\" id=\"BIG" + std::to_string(i) + "\" testcol1=\"x\"/>";
+  }
+  xml += "</sampleTableStg-collection>";
+  // Held inside the database until released, so the batch runs as long as the test wants.
+  std::unique_ptr<store::Database> locker = local_->Open();
+  ASSERT_NE(locker, nullptr);
+  ASSERT_TRUE(locker->Begin().ok());
+  ASSERT_TRUE(locker
+                  ->Execute("INSERT INTO DemSampleTableStg (uSampleTableId, iDelete, tsLastModified, iStgSeq, "
+                            "iStgKey, iStgOp) VALUES ('BIG0', 0, CURRENT_TIMESTAMP, 0, 0, 0)")
+                  .ok());
+  Answers answers(2);
+  writer_->WriteAsync(Records(xml, Mode::kIngest), answers.For("big"));  // waits for the locker's row BIG0
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  writer_->WriteAsync(Records(Sample(R"(_key="@id" id="SMALL")"), Mode::kIngest), answers.For("small"));
+  for (int i = 0; i < 500 && answers.statuses().count("small") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::map<std::string, Status> statuses = answers.statuses();
+  EXPECT_EQ(statuses.count("big"), 0u) << "the long batch was not blocked";
+  ASSERT_EQ(statuses.count("small"), 1u) << "the small call waited for the long batch";
+  EXPECT_TRUE(statuses["small"].ok()) << statuses["small"].ToString();
+  ASSERT_TRUE(locker->Rollback().ok());  // the long batch goes on and commits
+  ASSERT_TRUE(answers.Wait());
+  EXPECT_TRUE(answers.statuses()["big"].ok()) << answers.statuses()["big"].ToString();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), 1501);
+}
+
+// Calls queued while a batch runs gather into the next one.
+TEST_P(WriterTest, CallsQueuedWhileABatchRunsGatherIntoTheNext) {
+  StartWriter(2);
+  // Holds the first call's row (PostgreSQL) or the write lock (SQLite), so its
+  // batch runs until released.
+  std::unique_ptr<store::Database> locker = local_->Open();
+  ASSERT_NE(locker, nullptr);
+  ASSERT_TRUE(locker->Begin().ok());
+  ASSERT_TRUE(locker
+                  ->Execute("INSERT INTO DemSampleTableStg (uSampleTableId, iDelete, tsLastModified, iStgSeq, "
+                            "iStgKey, iStgOp) VALUES ('FIRST', 0, CURRENT_TIMESTAMP, 0, 0, 0)")
+                  .ok());
+  constexpr int kCalls = 50;
+  Answers answers(kCalls + 1);
+  writer_->WriteAsync(Records(Sample(R"(_key="@id" id="FIRST")"), Mode::kIngest), answers.For("first"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the first batch is running
+  for (int i = 0; i < kCalls; ++i) {
+    writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"N" + std::to_string(i) + "\""), Mode::kIngest),
+                        answers.For(std::to_string(i)));
+  }
+  ASSERT_TRUE(locker->Rollback().ok());
+  ASSERT_TRUE(answers.Wait());
+  for (const auto& [id, s] : answers.statuses()) EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), kCalls + 1);
+  // The first batch, perhaps one started join_after later, then the rest at once.
+  EXPECT_LE(batches_.load(), 3u) << "the calls did not gather";
+}
+
+// One IngestExt call repeating keys: on PostgreSQL consecutive upserts go into
+// one statement only while no key repeats, so the later write must still win,
+// a delete in between must still clear the row, and the sequences must follow
+// the document.
+TEST_P(WriterTest, IngestExtCollectionRepeatingKeysEndsAsWritten) {
+  StartWriter();
+  ASSERT_TRUE(Write(R"(<sampleTableStg-collection xtkschema="dem:sampleTableStg">
+      <sampleTableStg _key="@id" id="K1" testcol1="a" testcol2="keep"/>
+      <sampleTableStg _key="@id" id="K2" testcol1="b"/>
+      <sampleTableStg _key="@id" id="K1" testcol1="c"/>
+      <sampleTableStg _key="@id" id="K2" _operation="delete"/>
+      <sampleTableStg _key="@id" id="K3" testcol1="d"/>
+      <sampleTableStg _key="@id" id="K3" testcol2="e"/>
+      <sampleTableStg _key="@id" id="K4" testcol1="f"/>
+      </sampleTableStg-collection>)",
+                    Mode::kIngestExt)
+                  .ok());
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows["K1"].testcol1, "c");
+  EXPECT_EQ(rows["K1"].testcol2, "keep");
+  EXPECT_EQ(rows["K1"].op, 1);
+  EXPECT_EQ(rows["K2"].del, 1);
+  EXPECT_EQ(rows["K2"].testcol1, "NULL");
+  EXPECT_EQ(rows["K3"].testcol1, "d");
+  EXPECT_EQ(rows["K3"].testcol2, "e");
+  EXPECT_EQ(rows["K4"].testcol1, "f");
+  EXPECT_LT(rows["K1"].seq, rows["K2"].seq);
+  EXPECT_LT(rows["K2"].seq, rows["K3"].seq);
+  EXPECT_LT(rows["K3"].seq, rows["K4"].seq);
+}
+
+// Many concurrent IngestExt calls on distinct keys gather into batches (one
+// statement each on PostgreSQL); every row lands with its own values.
+TEST_P(WriterTest, ConcurrentIngestExtCallsOnDistinctKeysLandExactly) {
+  StartWriter(2);
+  constexpr int kCalls = 300;
+  Answers answers(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    std::string id = "D" + std::to_string(i);
+    writer_->WriteAsync(
+        Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"v" + std::to_string(i) + "\""), Mode::kIngestExt),
+        answers.For(id));
+  }
+  ASSERT_TRUE(answers.Wait());
+  for (const auto& [id, s] : answers.statuses()) EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+  std::map<std::string, StagedRow> rows = Rows();
+  ASSERT_EQ(rows.size(), static_cast<std::size_t>(kCalls));
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(rows["D" + std::to_string(i)].testcol1, "v" + std::to_string(i));
+  EXPECT_LT(batches_.load(), static_cast<std::size_t>(kCalls));
+}
+
+// Values of every type, awkward text included, stored the same whether a record
+// goes alone (one VALUES row) or with others (array parameters on PostgreSQL,
+// a multi-row VALUES on SQLite), by Ingest and by IngestExt.
+TEST_P(WriterTest, TypedValuesAreStoredAlikeAloneAndInABatch) {
+  StartWriter();
+  const std::vector<std::string> values = {
+      R"(str="plain" memo="m" num="-42" big="9007199254740993" small="7" flag="1" ratio="0.1" day="2024-02-29" at="2024-01-02T03:04:05Z")",
+      R"(str="quote &quot; and \ backslash" memo="{braces},comma" num="0" big="-1" small="-32768" flag="0" ratio="-1e-300" day="1970-01-01" at="1999-12-31T23:59:59.123Z")",
+      R"(str="NULL" memo="" num="2147483647" ratio="1e300")",
+      R"(str="é€😀 unicode" memo="line&#10;break&#9;tab" at="2024-06-30T12:00:00+02:00")",
+      R"(str="  spaces  " memo="'O''Brien'; drop table x" day="2000-02-29")",
+  };
+  for (Mode mode : {Mode::kIngest, Mode::kIngestExt}) {
+    std::string prefix = mode == Mode::kIngest ? "i" : "x";
+    std::string collection = R"(<typedStg-collection xtkschema="dem:typedStg">)";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::string key = mode == Mode::kIngest ? "" : R"(_key="@id" )";
+      std::string attrs = values[i];
+      Status alone = Write("<typedStg " + key + "id=\"" + prefix + "A" + std::to_string(i) + "\" " + attrs +
+                               " xtkschema=\"dem:typedStg\"/>",
+                           mode);
+      ASSERT_TRUE(alone.ok()) << alone.ToString();
+      collection += "<typedStg " + key + "id=\"" + prefix + "B" + std::to_string(i) + "\" " + attrs + "/>";
+    }
+    collection += "</typedStg-collection>";
+    Status batched = Write(collection, mode);
+    ASSERT_TRUE(batched.ok()) << batched.ToString();
+  }
+  Result<std::vector<store::Row>> rows = db_->Query(
+      "SELECT uTypedId, sStr, mMemo, iNum, iBig, iSmall, iFlag, dRatio, tDay, tsAt, iStgOp, iDelete "
+      "FROM DemTypedStg ORDER BY uTypedId");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 4 * values.size());
+  std::map<std::string, store::Row> by_id;
+  for (store::Row& r : *rows) {
+    std::string id = store::ValueToString(r[0]);
+    r.erase(r.begin());
+    by_id[id] = r;
+  }
+  for (const char* prefix : {"i", "x"}) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      std::string n = std::to_string(i);
+      EXPECT_EQ(by_id[prefix + std::string("A") + n], by_id[prefix + std::string("B") + n]) << prefix << n;
+    }
+  }
+  EXPECT_EQ(store::ValueToString(by_id["iA1"][0]), "quote \" and \\ backslash");
+  EXPECT_EQ(store::ValueToString(by_id["iB2"][0]), "NULL");  // the text, not a NULL
+  EXPECT_EQ(by_id["xB2"][0], store::Value(std::string("NULL")));
+  EXPECT_EQ(by_id["xB3"][1], store::Value(std::string("line\nbreak\ttab")));
+}
+
+TEST_P(WriterTest, WriteAsyncOfNothingAnswersAtOnce) {
+  StartWriter();
+  bool answered = false;
+  writer_->WriteAsync({}, [&](Status s) {
+    answered = true;
+    EXPECT_TRUE(s.ok());
+  });
+  EXPECT_TRUE(answered);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WriterTest, ::testing::ValuesIn(AllBackends()), BackendParamName());

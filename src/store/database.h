@@ -69,6 +69,14 @@ class Database {
   // changed (0 for DDL).
   virtual Result<std::int64_t> Execute(std::string_view sql, const Params& params = {}) = 0;
 
+  // Execute() for a statement the caller runs again and again with other
+  // values (the staging writer's): PostgreSQL prepares it once per connection
+  // and then only binds and executes it; SQLite caches every statement anyway.
+  // Meant for statements whose plan does not depend on the values (INSERTs).
+  virtual Result<std::int64_t> ExecuteRepeated(std::string_view sql, const Params& params = {}) {
+    return Execute(sql, params);
+  }
+
   // Runs several statements separated by ';' with no parameters (DDL scripts).
   virtual Status ExecuteScript(std::string_view sql) = 0;
 

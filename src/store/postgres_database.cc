@@ -188,6 +188,9 @@ void AppendCopyField(const Value& v, std::string& out) {
   }
 }
 
+// Statements ExecuteRepeated keeps prepared on one connection.
+constexpr std::size_t kMaxPrepared = 256;
+
 std::string_view FirstKeyword(std::string_view sql) {
   std::size_t start = sql.find_first_not_of(" \t\r\n(");
   if (start == std::string_view::npos) {
@@ -213,6 +216,29 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::string ArrayLiteral(const std::vector<const Value*>& values) {
+  std::string out = "{";
+  for (const Value* v : values) {
+    if (out.size() > 1) out += ',';
+    if (IsNull(*v)) {
+      out += "NULL";
+    } else if (const auto* n = std::get_if<std::int64_t>(v)) {
+      AppendInt(*n, out);
+    } else if (const auto* d = std::get_if<double>(v)) {
+      AppendDouble(*d, out);
+    } else {
+      out += '"';
+      for (char c : std::get<std::string>(*v)) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+    }
+  }
+  out += '}';
+  return out;
+}
 
 PostgresDatabase::PostgresDatabase(PGconn* conn, std::string redacted_url)
     : conn_(conn), redacted_url_(std::move(redacted_url)) {}
@@ -268,6 +294,7 @@ Status PostgresDatabase::EnsureConnected() {
   if (in_transaction_) {
     return Status::Unavailable("connection to " + redacted_url_ + " lost during a transaction; roll it back");
   }
+  prepared_.clear();  // a new server session knows none of them
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {
     return ConnectionLost();
@@ -340,6 +367,30 @@ Result<PostgresDatabase::ResultPtr> PostgresDatabase::RunSimple(const std::strin
 
 Result<std::int64_t> PostgresDatabase::Execute(std::string_view sql, const Params& params) {
   SB_ASSIGN_OR_RETURN(ResultPtr result, Run(sql, params));
+  std::string_view tuples = PQcmdTuples(result.get());
+  std::int64_t count = 0;
+  (void)std::from_chars(tuples.data(), tuples.data() + tuples.size(), count);
+  return count;
+}
+
+Result<std::int64_t> PostgresDatabase::ExecuteRepeated(std::string_view sql, const Params& params) {
+  SB_RETURN_IF_ERROR(EnsureConnected());
+  std::string statement(sql);
+  auto it = prepared_.find(statement);
+  if (it == prepared_.end()) {
+    if (prepared_.size() >= kMaxPrepared) {
+      return Execute(sql, params);  // bounded: a caller with endless shapes just runs unprepared
+    }
+    std::string name = "sb_stmt_" + std::to_string(prepared_.size() + 1);
+    // A protocol-level Parse: not transactional, the statement outlives a rollback.
+    ResultPtr prepared(PQprepare(conn_, name.c_str(), statement.c_str(), 0, nullptr));
+    SB_RETURN_IF_ERROR(CheckResult(prepared.get()));
+    it = prepared_.emplace(std::move(statement), std::move(name)).first;
+  }
+  TextParams text;
+  SB_RETURN_IF_ERROR(text.Build(params));
+  ResultPtr result(PQexecPrepared(conn_, it->second.c_str(), text.Count(), text.Values(), nullptr, nullptr, 0));
+  SB_RETURN_IF_ERROR(CheckResult(result.get()));
   std::string_view tuples = PQcmdTuples(result.get());
   std::int64_t count = 0;
   (void)std::from_chars(tuples.data(), tuples.data() + tuples.size(), count);

@@ -15,12 +15,18 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include <libpq-fe.h>
 
 #include "store/database.h"
 
 namespace stagebridge::store {
+
+// The PostgreSQL array literal of `values` ({"a",NULL,"3"}): binds one column of
+// many rows as a single parameter (`unnest($1::INTEGER[], …)`), so one prepared
+// statement stages any number of rows. Elements are always quoted; NULL is bare.
+std::string ArrayLiteral(const std::vector<const Value*>& values);
 
 class PostgresDatabase final : public Database {
  public:
@@ -30,6 +36,7 @@ class PostgresDatabase final : public Database {
 
   DialectKind kind() const override { return DialectKind::kPostgres; }
   Result<std::int64_t> Execute(std::string_view sql, const Params& params) override;
+  Result<std::int64_t> ExecuteRepeated(std::string_view sql, const Params& params) override;
   Status ExecuteScript(std::string_view sql) override;
   Result<std::vector<Row>> Query(std::string_view sql, const Params& params) override;
   Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) override;
@@ -75,6 +82,9 @@ class PostgresDatabase final : public Database {
 
   PGconn* conn_;
   std::string redacted_url_;
+  // ExecuteRepeated's statements prepared on this connection: SQL text → name.
+  // Forgotten when the connection is reset (the server forgot them too).
+  std::unordered_map<std::string, std::string> prepared_;
   bool in_transaction_ = false;
 };
 

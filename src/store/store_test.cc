@@ -2,12 +2,14 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "store/database.h"
+#include "store/postgres_database.h"
 #include "store/sqlite_database.h"
 #include "support/test_databases.h"
 
@@ -18,6 +20,7 @@ using test::AllBackends;
 using test::Backend;
 using test::BackendParamName;
 using test::TestDatabase;
+using ::testing::HasSubstr;
 
 // Awkward text: quotes, SQL, backslashes, COPY's separators, non-ASCII.
 const std::vector<std::string>& AwkwardStrings() {
@@ -482,6 +485,75 @@ TEST_F(StorePostgresTest, CommitAfterFailedStatementIsNotSuccess) {
   Result<std::vector<Row>> rows = db_->Query("SELECT COUNT(*) FROM u");
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ((*rows)[0][0], Value(std::int64_t{0}));
+}
+
+// ExecuteRepeated prepares once per connection; the statement outlives a
+// rollback, is prepared again after the connection was lost, and a statement
+// that fails to prepare is reported, not remembered.
+TEST_F(StorePostgresTest, ExecuteRepeatedSurvivesRollbackAndReconnect) {
+  ASSERT_TRUE(db_->Execute("CREATE TABLE t (a BIGINT, b TEXT)").ok());
+  const std::string insert = "INSERT INTO t (a, b) VALUES ($1, $2)";
+  ASSERT_TRUE(db_->ExecuteRepeated(insert, {std::int64_t{1}, std::string("one")}).ok());
+  ASSERT_TRUE(db_->Begin().ok());
+  ASSERT_TRUE(db_->ExecuteRepeated(insert, {std::int64_t{2}, std::string("two")}).ok());
+  ASSERT_TRUE(db_->Rollback().ok());
+  Result<std::int64_t> after_rollback = db_->ExecuteRepeated(insert, {std::int64_t{3}, std::monostate{}});
+  ASSERT_TRUE(after_rollback.ok()) << after_rollback.status().ToString();
+  EXPECT_EQ(*after_rollback, 1);
+  KillSession();
+  EXPECT_EQ(db_->ExecuteRepeated(insert, {std::int64_t{4}, std::string("lost")}).status().code(),
+            Status::Code::kUnavailable);
+  Result<std::int64_t> reconnected = db_->ExecuteRepeated(insert, {std::int64_t{5}, std::string("five")});
+  ASSERT_TRUE(reconnected.ok()) << reconnected.status().ToString();
+  Result<std::int64_t> bad = db_->ExecuteRepeated("INSERT INTO missing (a) VALUES ($1)", {std::int64_t{1}});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().ToString(), HasSubstr("missing"));
+  ASSERT_TRUE(db_->Execute("CREATE TABLE missing (a BIGINT)").ok());
+  EXPECT_TRUE(db_->ExecuteRepeated("INSERT INTO missing (a) VALUES ($1)", {std::int64_t{1}}).ok());
+  Result<std::vector<Row>> rows = db_->Query("SELECT a, b FROM t ORDER BY a");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, (std::vector<Row>{{std::int64_t{1}, std::string("one")},
+                                     {std::int64_t{3}, std::monostate{}},
+                                     {std::int64_t{5}, std::string("five")}}));
+}
+
+// ArrayLiteral: every value comes back out of unnest() exactly as bound alone.
+TEST_F(StorePostgresTest, ArrayLiteralRoundTripsAwkwardValues) {
+  const std::vector<Value> texts = {std::string("plain"),
+                                    std::string("quote \" here"),
+                                    std::string("back\\slash"),
+                                    std::string("{braces},comma"),
+                                    std::string("NULL"),
+                                    std::string(""),
+                                    std::string("  spaces  "),
+                                    std::string("line\nbreak\ttab"),
+                                    std::string("é€😀"),
+                                    std::monostate{},
+                                    std::string("'; drop table t; --")};
+  std::vector<const Value*> text_ptrs;
+  for (const Value& v : texts) text_ptrs.push_back(&v);
+  Result<std::vector<Row>> rows =
+      db_->Query("SELECT t FROM unnest($1::TEXT[]) WITH ORDINALITY AS u (t, n) ORDER BY n", {ArrayLiteral(text_ptrs)});
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) EXPECT_EQ((*rows)[i][0], texts[i]) << i;
+
+  const std::vector<Value> numbers = {std::int64_t{-9007199254740993}, std::int64_t{0}, std::monostate{}};
+  const std::vector<Value> doubles = {0.1, -1e-300, 1e300};
+  std::vector<const Value*> number_ptrs;
+  std::vector<const Value*> double_ptrs;
+  for (const Value& v : numbers) number_ptrs.push_back(&v);
+  for (const Value& v : doubles) double_ptrs.push_back(&v);
+  rows = db_->Query(
+      "SELECT a, b FROM unnest($1::BIGINT[], $2::DOUBLE PRECISION[]) WITH ORDINALITY AS u (a, b, n) "
+      "ORDER BY n",
+      {ArrayLiteral(number_ptrs), ArrayLiteral(double_ptrs)});
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*rows)[i][0], numbers[i]) << i;
+    EXPECT_EQ((*rows)[i][1], doubles[i]) << i;
+  }
 }
 
 TEST_F(StorePostgresTest, ResultTypesAreConverted) {
