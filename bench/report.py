@@ -396,9 +396,9 @@ def main():
     L.append("")
     missed = [s for s in summary if s[7] == "**missed**"]
     if missed and not quick:
-        L.append("Targets missed: %s. The harness reports them; the server work that should close them is tracked "
-                 "elsewhere — rerun with `--before` pointing at this directory (copied aside) to record the "
-                 "before/after figures." % "; ".join("%s (%s, %s)" % (s[1], s[2], s[5]) for s in missed))
+        L.append("Targets missed: %s. What the profiles show about them is in docs/benchmarks.md (*Where the "
+                 "time goes*); to record the before/after of a change, rerun with `--before` pointing at this "
+                 "directory (copied aside)." % "; ".join("%s (%s, %s)" % (s[1], s[2], s[5]) for s in missed))
         L.append("")
 
     L.append("## Throughput")
