@@ -204,6 +204,14 @@ start_server() {
   log "$name: stagebridge serving on 127.0.0.1:$port (local store $local_url)"
 }
 
+# check_raw NAME: a tool that returned must have left raw/NAME.txt; when not, the
+# failure says what raw/ holds (and whether it still exists) to tell why.
+check_raw() {
+  [[ -f $raw/$1.txt ]] && return 0
+  fail "$1: the tool returned but raw/$1.txt is missing (raw/: $(ls -A "$raw" 2>&1 | tr '\n' ' '))"
+  return 1
+}
+
 # run_wrk NAME CONNECTIONS SECONDS MODE BATCH [RATE]: sets w_rps w_req w_p50 w_p90 w_p99
 # (latencies in µs); a bad answer, a non-200 or a socket error is a failure.
 run_wrk() {
@@ -214,7 +222,8 @@ run_wrk() {
     >"$raw/$name.txt" 2>&1; then
     fail "$name: wrk exited with an error (raw/$name.txt)"
   fi
-  line=$(grep '^wrk-result' "$raw/$name.txt" || true)
+  check_raw "$name" || true
+  line=$(grep '^wrk-result' "$raw/$name.txt" 2>/dev/null || true)
   w_req=$(kv requests "$line") w_rps=$(kv rps "$line")
   w_p50=$(kv p50_us "$line") w_p90=$(kv p90_us "$line") w_p99=$(kv p99_us "$line")
   local bad non200 errors
@@ -247,9 +256,10 @@ run_pgbench() {
   if ! pgbench -n -M prepared -c "$c" -j "$t" -T "$d" -f "$script" "$@" "$url" >"$raw/$name.txt" 2>&1; then
     fail "$name: pgbench failed (raw/$name.txt)"
   fi
-  p_tps=$(grep -oP 'tps = \K[0-9.]+' "$raw/$name.txt" | head -1 || true)
+  check_raw "$name" || true
+  p_tps=$(grep -oP 'tps = \K[0-9.]+' "$raw/$name.txt" 2>/dev/null | head -1 || true)
   local failed
-  failed=$(grep -oP 'number of failed transactions: \K[0-9]+' "$raw/$name.txt" || echo 0)
+  failed=$(grep -oP 'number of failed transactions: \K[0-9]+' "$raw/$name.txt" 2>/dev/null || echo 0)
   if [[ -z $p_tps ]]; then
     fail "$name: pgbench produced no figure (raw/$name.txt)"
   elif ((failed > 0)); then
