@@ -52,7 +52,7 @@ ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sbtest import Databases, Server  # noqa: E402  (shared with the durability test)
+from sbtest import Databases, Results, Server  # noqa: E402
 
 def envelope(method, params):
     return ('<soapenv:Envelope xmlns:soapenv="%s" xmlns:urn="urn:xtk:session"><soapenv:Body><urn:%s>%s</urn:%s>'
@@ -144,21 +144,6 @@ class Load:
         for t in self.threads:
             t.join(max(0.1, deadline - time.time()))
         return all(not t.is_alive() for t in self.threads)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("ok   %s%s" % (name, (" — " + detail) if detail else ""))
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (" — " + detail) if detail else ""))
-        sys.stdout.flush()
 
 
 def ping(port):

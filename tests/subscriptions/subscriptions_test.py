@@ -43,23 +43,21 @@ SUB_CASES=semantics,crash runs a subset; SUB_SEED replays the random choices.
 """
 
 import http.client
-import json
 import os
 import random
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
 from datetime import datetime, timezone
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sbtest import BIN, SRC, CaseDatabases, PgCluster, Server, SoapCall, SoapClient, wait_for  # noqa: E402
+from sbtest import (  # noqa: E402
+    CaseDatabases, CaseError, PgCluster, Server, SoapCall, SoapClient, run_cases, schema_figures,
+    wait_for, workflow_json)
 
 BACKEND = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
 WF = "ffdaUnsubscribe"
@@ -73,31 +71,6 @@ CHANNEL_FLAG = {"email": "blackListEmail", "mobile": "blackListMobile", "phone":
                 "mail": "blackListPostalMail", "fax": "blackListFax"}
 CRASH_POINTS = ["subscriptions-leftovers", "subscriptions-applied", "subscriptions-committed"]
 NO_SCHEDULES = ["--unsubscribe-schedule", "off", "--replicate-schedule", "off"]
-
-
-# ----------------------------------------------------------------------------- reporting
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.lock = threading.Lock()
-
-    def check(self, name, ok, detail=""):
-        with self.lock:
-            if ok:
-                self.passed += 1
-            else:
-                self.failed += 1
-            if ok and len(detail) > 160:
-                detail = " ".join(detail.split())[:160] + "…"
-            print("%s %s%s" % ("ok  " if ok else "FAIL", name, (" — " + detail) if detail else ""))
-            sys.stdout.flush()
-        return ok
-
-
-class CaseError(Exception):
-    """Stops a case: a precondition of what follows did not hold."""
 
 
 # ----------------------------------------------------------------------------- payloads
@@ -316,22 +289,11 @@ def service_ids(dbs):
 
 def run_wf(dbs, settings=None, workflow=WF, extra=None):
     """`workflow run WORKFLOW --json`: (returncode, run dict or None, stderr)."""
-    r = dbs.cli(["workflow", "run", workflow, "--json"] + (extra or []), settings)
-    run = None
-    for line in r.stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                run = json.loads(line)
-            except ValueError:
-                pass
-    return r.returncode, run, r.stderr
+    return workflow_json(dbs, ["workflow", "run", workflow, "--json"] + (extra or []), settings)
 
 
 def figures(run, schema=SUB):
-    for s in (run or {}).get("schemas", []):
-        if s["schema"] == schema:
-            return s
-    return {"staged": 0, "inserted": 0, "updated": 0, "deleted": 0, "rejected": 0, "batches": 0, "rejections": []}
+    return schema_figures(run, schema)
 
 
 def fig_tuple(f):
@@ -1515,37 +1477,7 @@ CASES = [("cli", lambda w, r, s: case_cli(w, r)),
 
 
 def main():
-    if not BIN or not SRC:
-        print("STAGEBRIDGE_BIN and STAGEBRIDGE_SOURCE_DIR must be set", file=sys.stderr)
-        return 2
-    if BACKEND not in ("sqlite", "postgres"):
-        print("usage: subscriptions_test.py sqlite|postgres", file=sys.stderr)
-        return 2
-    wanted = [c for c in os.environ.get("SUB_CASES", "").split(",") if c]
-    seed = int(os.environ.get("SUB_SEED", str(int(time.time()))))
-    print("subscriptions[%s]: seed %d (SUB_SEED to replay)" % (BACKEND, seed))
-    work = tempfile.mkdtemp(prefix="sb-subs-")
-    results = Results()
-    began = time.time()
-    for name, case in CASES:
-        if wanted and name not in wanted:
-            continue
-        t0 = time.time()
-        try:
-            case(work, results, seed)
-        except CaseError as e:
-            results.check("%s: case ran to its end" % name, False, str(e))
-        except Exception as e:  # noqa: BLE001
-            results.check("%s: no unexpected error" % name, False,
-                          "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()[-2000:]))
-        print("     %s: %.1f s" % (name, time.time() - t0))
-    if results.failed == 0:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print("work directory kept: %s" % work)
-    print("subscriptions[%s]: %d passed, %d failed (%.0f s)" % (BACKEND, results.passed, results.failed,
-                                                                 time.time() - began))
-    return 0 if results.failed == 0 else 1
+    return run_cases("subscriptions", BACKEND, CASES, "SUB")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 `Databases`: fresh local and cloud databases on a backend (SQLite files, or
 `CREATE DATABASE` on $STAGEBRIDGE_TEST_PG_URL), and SQL on the local one.
+`Results`, `CaseError` and `run_cases`: the checks of a case-based test, printed one
+per line, and its main loop (case selection from the environment, a seed to replay,
+the work directory kept when something failed).
 `Server`: a real `stagebridge serve` on 127.0.0.1 port 0, started when it printed
 "listening on HOST:PORT" (no sleeps), stopped with SIGTERM or killed with SIGKILL.
 Needs STAGEBRIDGE_BIN and STAGEBRIDGE_SOURCE_DIR. Python 3 standard library only.
 """
 
+import json
 import os
 import re
 import resource
@@ -14,8 +18,12 @@ import select
 import signal
 import sqlite3
 import subprocess
+import shutil
 import sys
+import tempfile
+import threading
 import time
+import traceback
 
 BIN = os.environ.get("STAGEBRIDGE_BIN", "")
 SRC = os.environ.get("STAGEBRIDGE_SOURCE_DIR", "")
@@ -484,3 +492,88 @@ class PgCluster:
             except Exception:  # noqa: BLE001
                 self._pg(["pg_ctl", "-D", self.datadir, "-m", "immediate", "-w", "stop"], check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Results:
+    """Counts checks and prints each one (thread-safe)."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.lock = threading.Lock()
+
+    def check(self, name, ok, detail=""):
+        with self.lock:
+            if ok:
+                self.passed += 1
+            else:
+                self.failed += 1
+            if ok and len(detail) > 160:  # a passing check's detail is a reminder, not a dump
+                detail = " ".join(detail.split())[:160] + "…"
+            print("%s %s%s" % ("ok  " if ok else "FAIL", name, (" — " + detail) if detail else ""))
+            sys.stdout.flush()
+        return ok
+
+
+class CaseError(Exception):
+    """Stops a case: a precondition of what follows did not hold."""
+
+
+def run_cases(title, backend, cases, env_prefix):
+    """Runs `cases` [(name, fn(work, results, seed))] on `backend`; returns the exit code.
+
+    ${env_prefix}_CASES (comma list) picks cases, ${env_prefix}_SEED replays a seed.
+    Prints `title[backend]: N passed, M failed`.
+    """
+    if not BIN or not SRC:
+        print("STAGEBRIDGE_BIN and STAGEBRIDGE_SOURCE_DIR must be set", file=sys.stderr)
+        return 2
+    if backend not in ("sqlite", "postgres"):
+        print("usage: %s sqlite|postgres" % os.path.basename(sys.argv[0]), file=sys.stderr)
+        return 2
+    wanted = [c for c in os.environ.get(env_prefix + "_CASES", "").split(",") if c]
+    seed = int(os.environ.get(env_prefix + "_SEED", str(int(time.time()))))
+    print("%s[%s]: seed %d (%s_SEED to replay)" % (title, backend, seed, env_prefix))
+    work = tempfile.mkdtemp(prefix="sb-%s-" % title)
+    results = Results()
+    began = time.time()
+    for name, case in cases:
+        if wanted and name not in wanted:
+            continue
+        t0 = time.time()
+        try:
+            case(work, results, seed)
+        except CaseError as e:
+            results.check("%s: case ran to its end" % name, False, str(e))
+        except Exception as e:  # noqa: BLE001
+            results.check("%s: no unexpected error" % name, False,
+                          "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()[-2000:]))
+        print("     %s: %.1f s" % (name, time.time() - t0))
+    if results.failed == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print("work directory kept: %s" % work)
+    print("%s[%s]: %d passed, %d failed (%.0f s)" % (title, backend, results.passed, results.failed,
+                                                    time.time() - began))
+    return 0 if results.failed == 0 else 1
+
+
+def workflow_json(dbs, args, settings=None):
+    """Runs the CLI `args` (a `workflow run … --json`) on `dbs`: (returncode, run dict or None, stderr)."""
+    r = dbs.cli(args, settings)
+    run = None
+    for line in r.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                run = json.loads(line)
+            except ValueError:
+                pass
+    return r.returncode, run, r.stderr
+
+
+def schema_figures(run, schema):
+    """The figures of `schema` in a run dict; zeros when the run did not touch it."""
+    for s in (run or {}).get("schemas", []):
+        if s["schema"] == schema:
+            return s
+    return {"staged": 0, "inserted": 0, "updated": 0, "deleted": 0, "rejected": 0, "batches": 0, "rejections": []}

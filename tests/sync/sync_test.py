@@ -43,17 +43,16 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sbtest import BIN, SRC, CaseDatabases, PgCluster, Server, SoapClient, wait_for  # noqa: E402
+from sbtest import (  # noqa: E402
+    BIN, CaseDatabases, CaseError, PgCluster, Server, SoapClient, run_cases, schema_figures,
+    wait_for, workflow_json)
 
 BACKEND = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
 WF = "ffdaReplicateStagingData"
@@ -61,31 +60,6 @@ SCHEMA = "dem:sampleTable"
 PASSWORD = "sync-secret"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 CRASH_POINTS = ["leftovers", "watermark", "loaded", "merged", "committed", "clearing", "cleared"]
-
-
-# ----------------------------------------------------------------------------- reporting
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.lock = threading.Lock()
-
-    def check(self, name, ok, detail=""):
-        with self.lock:
-            if ok:
-                self.passed += 1
-            else:
-                self.failed += 1
-            if ok and len(detail) > 160:  # a passing check's detail is a reminder, not a dump
-                detail = " ".join(detail.split())[:160] + "…"
-            print("%s %s%s" % ("ok  " if ok else "FAIL", name, (" — " + detail) if detail else ""))
-            sys.stdout.flush()
-        return ok
-
-
-class CaseError(Exception):
-    """Stops a case: a precondition of what follows did not hold."""
 
 
 # ----------------------------------------------------------------------------- payloads
@@ -190,22 +164,11 @@ def compare_cloud(dbs, model):
 def run_workflow(dbs, settings=None, extra=None, schema=SCHEMA):
     """`workflow run ffdaReplicateStagingData [--schema S] --json`: (returncode, run dict or None, stderr)."""
     args = ["workflow", "run", WF, "--json"] + (["--schema", schema] if schema else []) + (extra or [])
-    r = dbs.cli(args, settings)
-    run = None
-    for line in r.stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                run = json.loads(line)
-            except ValueError:
-                pass
-    return r.returncode, run, r.stderr
+    return workflow_json(dbs, args, settings)
 
 
 def figures(run, schema=SCHEMA):
-    for s in (run or {}).get("schemas", []):
-        if s["schema"] == schema:
-            return s
-    return {"staged": 0, "inserted": 0, "updated": 0, "deleted": 0, "rejected": 0, "batches": 0, "rejections": []}
+    return schema_figures(run, schema)
 
 
 def short(r):
@@ -1103,36 +1066,7 @@ CASES = [("semantics", lambda w, r, s: case_semantics(w, r)),
 
 
 def main():
-    if not BIN or not SRC:
-        print("STAGEBRIDGE_BIN and STAGEBRIDGE_SOURCE_DIR must be set", file=sys.stderr)
-        return 2
-    if BACKEND not in ("sqlite", "postgres"):
-        print("usage: sync_test.py sqlite|postgres", file=sys.stderr)
-        return 2
-    wanted = [c for c in os.environ.get("SYNC_CASES", "").split(",") if c]
-    seed = int(os.environ.get("SYNC_SEED", str(int(time.time()))))
-    print("sync[%s]: seed %d (SYNC_SEED to replay)" % (BACKEND, seed))
-    work = tempfile.mkdtemp(prefix="sb-sync-")
-    results = Results()
-    began = time.time()
-    for name, case in CASES:
-        if wanted and name not in wanted:
-            continue
-        t0 = time.time()
-        try:
-            case(work, results, seed)
-        except CaseError as e:
-            results.check("%s: case ran to its end" % name, False, str(e))
-        except Exception as e:  # noqa: BLE001
-            results.check("%s: no unexpected error" % name, False,
-                          "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc()[-2000:]))
-        print("     %s: %.1f s" % (name, time.time() - t0))
-    if results.failed == 0:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print("work directory kept: %s" % work)
-    print("sync[%s]: %d passed, %d failed (%.0f s)" % (BACKEND, results.passed, results.failed, time.time() - began))
-    return 0 if results.failed == 0 else 1
+    return run_cases("sync", BACKEND, CASES, "SYNC")
 
 
 if __name__ == "__main__":
