@@ -6,16 +6,19 @@ examples/schemas, operator admin), three rounds, each with its own timing:
 
   1. start `stagebridge serve`, log on;
   2. 16 keep-alive connections (http.client, one thread each) send unitary
-     Ingest calls as fast as the server answers — 14 let the server generate the
-     uuid, 2 supply their own id (`_key="@id"`); a call is *acknowledged* when
-     its answer is HTTP 200 with no fault (for generated ids: a uuid in
-     pstrSUuids), and the id is recorded;
+     calls as fast as the server answers — 12 Ingest letting the server generate
+     the uuid, 2 Ingest supplying their own id (`_key="@id"`), 2 IngestExt
+     upserts cycling over 5 keys of their own with an increasing counter; a call
+     is *acknowledged* when its answer is HTTP 200 with no fault (for generated
+     ids: a uuid in pstrSUuids), and the id (or key and counter) is recorded;
   3. after at least MIN_ACKS acknowledgements (a different threshold and a
      random extra delay per round), SIGKILL the server in the middle of the load;
   4. restart it on the same databases, check it serves (ping, an Ingest), and
      read the staging table: every acknowledged id must be there, once, with the
-     value that was sent (and on SQLite the file passes PRAGMA integrity_check). Rows present but never acknowledged (their answer was
-     lost with the process) are allowed and reported.
+     value that was sent, and every upserted key must hold its last acknowledged
+     counter or a later one (a write whose answer was lost may have landed after
+     it); on SQLite the file passes PRAGMA integrity_check. Rows present but never
+     acknowledged (their answer was lost with the process) are allowed and reported.
 
 Each round is bounded to about 20 s. Prints
 `durability[BACKEND]: N passed, M failed`; exits 1 when anything failed.
@@ -44,6 +47,8 @@ SRC = os.environ.get("STAGEBRIDGE_SOURCE_DIR", "")
 PASSWORD = "durability-secret"
 CONNECTIONS = 16
 CALLER_ID_CONNECTIONS = 2  # of the 16, these supply their own id
+UPSERT_CONNECTIONS = 2  # the next ones send IngestExt upserts
+UPSERT_KEYS = 5  # keys per upserting connection
 ROUND_SECONDS = 20  # hard bound of the load phase of a round
 # Per round: (acknowledgements to wait for, extra random delay in seconds before the kill).
 ROUNDS = [(300, 0.2), (1500, 0.5), (5000, 0.1)]
@@ -53,6 +58,7 @@ ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from sbtest import Databases, Results, Server  # noqa: E402
+
 
 def envelope(method, params):
     return ('<soapenv:Envelope xmlns:soapenv="%s" xmlns:urn="urn:xtk:session"><soapenv:Body><urn:%s>%s</urn:%s>'
@@ -82,6 +88,7 @@ class Load:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.acked = {}  # id → testcol1 sent
+        self.upserted = {}  # key → last acknowledged counter (IngestExt)
         self.faults = []  # (thread, HTTP status, excerpt) of non-200 answers before the kill
         self.errors = 0  # connections that ended with a transport error (the kill)
         self.sent = 0
@@ -97,14 +104,33 @@ class Load:
 
     def run(self, index):
         caller_id = index < CALLER_ID_CONNECTIONS
+        upsert = CALLER_ID_CONNECTIONS <= index < CALLER_ID_CONNECTIONS + UPSERT_CONNECTIONS
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "xtk:session#Ingest",
+        headers = {"Content-Type": "text/xml; charset=utf-8",
+                   "SOAPAction": "xtk:session#IngestExt" if upsert else "xtk:session#Ingest",
                    "X-Security-Token": self.security}
         n = 0
         try:
             while not self.stop.is_set():
                 n += 1
                 value = "%s-c%02d-n%06d" % (self.tag, index, n)
+                if upsert:
+                    key = "up-%s-c%02d-k%d" % (self.tag, index, n % UPSERT_KEYS)
+                    rec = ('<sampleTableStg _key="@id" id="%s" testcol1="%06d" testcol2="%s-up" '
+                           'xtkschema="dem:sampleTableStg"/>' % (key, n, self.tag))
+                    body = envelope("IngestExt", "<urn:sessiontoken>%s</urn:sessiontoken><urn:domDoc>%s"
+                                    "</urn:domDoc>" % (self.session, rec))
+                    with self.lock:
+                        self.sent += 1
+                    conn.request("POST", "/nl/jsp/soaprouter.jsp", body, headers)
+                    resp = conn.getresponse()
+                    text = resp.read().decode("utf-8", "replace")
+                    with self.lock:
+                        if resp.status != 200 or "<SOAP-ENV:Fault>" in text or "IngestExtResponse" not in text:
+                            self.faults.append((index, resp.status, text[-300:]))
+                        else:
+                            self.upserted[key] = n
+                    continue
                 if caller_id:
                     rec = ('<sampleTableStg _key="@id" id="id-%s" testcol1="%s" testcol2="%s" '
                            'xtkschema="dem:sampleTableStg"/>' % (value, value, self.tag))
@@ -176,6 +202,7 @@ def run_round(number, target_acks, extra_delay, dbs, server, results, rng):
     results.check("%s: load threads end after the kill" % name, load.join(15))
     with load.lock:
         acked = dict(load.acked)
+        upserted = dict(load.upserted)
         faults = list(load.faults)
         sent = load.sent
     results.check("%s: at least %d calls acknowledged before the kill" % (name, MIN_ACKS), len(acked) >= MIN_ACKS,
@@ -225,6 +252,12 @@ def run_round(number, target_acks, extra_delay, dbs, server, results, rng):
                   "%d with another value, %d duplicate ids" % (len(wrong), duplicates))
     print("     %s: %d row(s) present but never acknowledged (answer lost with the process: allowed)"
           % (name, unacked))
+    staged = dict(dbs.query("SELECT uSampleTableId, sTestcol1 FROM DemSampleTableStg WHERE sTestcol2 = '%s-up'"
+                            % tag))
+    behind = [(k, n, staged.get(k)) for k, n in upserted.items() if staged.get(k) is None or int(staged[k]) < n]
+    results.check("%s: every acknowledged IngestExt upsert survived kill -9" % name, upserted and not behind,
+                  "%d key(s) upserted and acknowledged, %d behind their last acknowledged value%s"
+                  % (len(upserted), len(behind), (", e.g. %s" % behind[:3]) if behind else ""))
     server.stop()
 
 
