@@ -29,14 +29,14 @@ std::string Hex(const unsigned char* bytes, std::size_t size) {
 
 void InitSodium() {
   // A function-local static is initialised exactly once, thread-safely.
-  static const bool initialised = [] {
+  static const bool kInitialised = [] {
     if (sodium_init() < 0) {
       std::fputs("stagebridge: libsodium failed to initialise (no entropy source?)\n", stderr);
       std::abort();
     }
     return true;
   }();
-  (void)initialised;
+  (void)kInitialised;
 }
 
 std::string NewUuid() {

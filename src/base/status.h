@@ -107,6 +107,7 @@ class [[nodiscard]] Result {
 #define SB_CONCAT_INNER(a, b) a##b
 #define SB_CONCAT(a, b) SB_CONCAT_INNER(a, b)
 #define SB_RETURN_IF_ERROR(expr) SB_RETURN_IF_ERROR_IMPL(SB_CONCAT(sb_status_, __COUNTER__), expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): `tmp` and `lhs` are declarators, not expressions.
 #define SB_RETURN_IF_ERROR_IMPL(tmp, expr) \
   do {                                     \
     ::stagebridge::Status tmp = (expr);    \
@@ -118,3 +119,4 @@ class [[nodiscard]] Result {
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -6,9 +6,9 @@
 
 namespace stagebridge::http {
 
-inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;       // request line + headers
-inline constexpr std::size_t kDefaultMaxBodyBytes = 32u << 20;  // larger bodies get 413
-inline constexpr std::chrono::seconds kReadTimeout{30};         // per request, headers and body
+inline constexpr std::size_t kMaxHeaderBytes = std::size_t{16} * 1024;  // request line + headers
+inline constexpr std::size_t kDefaultMaxBodyBytes = 32u << 20;          // larger bodies get 413
+inline constexpr std::chrono::seconds kReadTimeout{30};                 // per request, headers and body
 inline constexpr std::chrono::seconds kWriteTimeout{30};
 inline constexpr std::chrono::seconds kIdleTimeout{60};    // keep-alive connection waiting for a request
 inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests get this long on SIGTERM

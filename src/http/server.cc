@@ -240,6 +240,7 @@ struct Server::Impl {
   auto AsyncDispatch(asio::io_context& ioc, Request request, std::shared_ptr<ResponseSlot> slot,
                      CompletionToken&& token) {
     return asio::async_initiate<CompletionToken, void(Response)>(
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): async_initiate passes rvalues; both are moved on.
         [this, &ioc](auto completion, Request req, std::shared_ptr<ResponseSlot> answer) {
           answer->Arm(std::move(completion), asio::make_work_guard(ioc));
           try {
@@ -341,7 +342,9 @@ struct Server::Impl {
       auto content_length = parser.content_length();
       bool too_large = content_length && *content_length > options.max_body_bytes;
       boost::system::error_code ec;
-      if (!too_large) std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      if (!too_large) {
+        std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      }
       if (too_large || ec == bhttp::error::body_limit) {
         co_await RefuseTooLarge(stream, version);
         break;

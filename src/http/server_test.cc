@@ -160,7 +160,7 @@ class AsyncServerTest : public ServerTest {
     Responder respond;
   };
 
-  void StartAsync(ServerOptions options, std::function<bool(const Request&, Responder&)> direct = {}) {
+  void StartAsync(ServerOptions options, const std::function<bool(const Request&, Responder&)>& direct = {}) {
     options.listen = "127.0.0.1:0";
     server_ = std::make_unique<Server>(options, [this, direct](Request r, Responder respond) {
       if (direct && direct(r, respond)) return;

@@ -16,13 +16,13 @@ using test::Backend;
 using test::BackendParamName;
 using test::TestDatabase;
 
-const char* kSampleV1 = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSampleV1 = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" autopk="true" autouuid="true" autoStg="true" dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
     <attribute name="testcol2" type="string" length="255"/>
   </element></srcSchema>)";
 
-const char* kSampleV2 = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSampleV2 = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" autopk="true" autouuid="true" autoStg="true" dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
     <attribute name="testcol2" type="string" length="255"/>
@@ -31,7 +31,7 @@ const char* kSampleV2 = R"(<srcSchema namespace="dem" name="sampleTable" label="
     <key name="email"><keyfield xpath="@email"/></key>
   </element></srcSchema>)";
 
-const char* kSampleUnstaged = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSampleUnstaged = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" autopk="true" autouuid="true" autoStg="false" dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
     <attribute name="testcol2" type="string" length="255"/>

@@ -12,7 +12,7 @@
 namespace stagebridge::schema {
 namespace {
 
-const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" label="Sample Table" autopk="true" autouuid="true" autoStg="true"
            dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>

@@ -144,8 +144,9 @@ std::string QueryValue(std::string_view query, std::string_view name) {
     if (end == std::string_view::npos) end = query.size();
     std::string_view item = query.substr(pos, end - pos);
     auto eq = item.find('=');
-    if (UrlDecode(item.substr(0, eq)) == name)
+    if (UrlDecode(item.substr(0, eq)) == name) {
       return eq == std::string_view::npos ? "" : UrlDecode(item.substr(eq + 1));
+    }
     pos = end + 1;
   }
   return {};
@@ -236,8 +237,9 @@ Result<SoapCall> ParseCall(const HttpCall& http) {
     }
   }
   call.security_token = HeaderValue(http, "x-security-token");
-  if (call.security_token.empty() && header)
+  if (call.security_token.empty() && header) {
     call.security_token = Trim(TextOf(ChildByLocalName(header, "X-Security-Token")));
+  }
   return call;
 }
 

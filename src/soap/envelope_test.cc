@@ -883,7 +883,7 @@ TEST(FaultFromStatusTest, InternalErrorsNeverLeakTheirText) {
   const std::string secret =
       "ERROR: duplicate key value violates unique constraint \"demsampletablestg_id\" DETAIL: Key "
       "(usampletableid)=(x) already exists. STATEMENT: INSERT INTO DemSampleTableStg VALUES ($1) password=hunter2";
-  for (Status s : {Status::Internal(secret), Status::IoError(secret), Status::Unavailable(secret)}) {
+  for (const Status& s : {Status::Internal(secret), Status::IoError(secret), Status::Unavailable(secret)}) {
     Fault f = FaultFromStatus(s, "xtk:session", "Ingest");
     EXPECT_FALSE(f.client) << s.ToString();
     EXPECT_EQ(f.code, "SOP-330500");

@@ -101,7 +101,7 @@ class RouterTest : public ::testing::Test {
     router_.set_observer(&observer_);
   }
 
-  MethodFn Record(std::string name, std::vector<OutValue> outs) {
+  MethodFn Record(const std::string& name, const std::vector<OutValue>& outs) {
     return [this, name, outs](CallContext& ctx) -> Result<std::vector<OutValue>> {
       Recorded r;
       r.method = name;
@@ -119,7 +119,7 @@ class RouterTest : public ::testing::Test {
 
   HttpReply Post(const std::string& body, std::map<std::string, std::string> headers = {}, std::string query = "") {
     body_ = body;
-    query_ = query;
+    query_ = std::move(query);
     return router_.Handle(HttpCall{body_, query_, std::move(headers)}, "192.0.2.7");
   }
 
@@ -403,7 +403,7 @@ class AsyncRouterTest : public RouterTest {
                                         parked_.emplace_back(ctx.args.empty() ? "" : ctx.args[0]->text,
                                                              std::move(done));
                                       }});
-    later.methods.push_back(MethodDef{"Now", true, {}, false, {}, {}, [](CallContext&, MethodDone done) {
+    later.methods.push_back(MethodDef{"Now", true, {}, false, {}, {}, [](CallContext&, const MethodDone& done) {
                                         done(std::vector<OutValue>{OutValue::String("x", "now")});
                                       }});
     router_.AddService(std::move(later));

@@ -173,8 +173,9 @@ TEST_F(WsdlTest, SoapActionPerOperation) {
 
 TEST_F(WsdlTest, EveryReferenceResolves) {
   std::set<std::string> elements;
-  for (pugi::xml_node e : schema_.children("s:element"))
+  for (pugi::xml_node e : schema_.children("s:element")) {
     elements.insert(std::string("tns:") + e.attribute("name").value());
+  }
   std::set<std::string> messages;
   for (pugi::xml_node m : root_.children("wsdl:message")) {
     messages.insert(std::string("tns:") + m.attribute("name").value());

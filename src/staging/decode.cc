@@ -19,7 +19,7 @@ constexpr const char* kBadKey = "STG-200005";
 constexpr const char* kBadOperation = "STG-200007";
 constexpr const char* kBadDocument = "STG-200008";
 
-Status Error(const char* code, std::string message) {
+Status Error(const char* code, const std::string& message) {
   return CodedError(Status::Code::kInvalidArgument, code, message);
 }
 
@@ -209,8 +209,8 @@ Status InRecord(std::size_t index, const Status& status) {
 }  // namespace
 
 std::string NewUuid() {
-  static const bool initialised = sodium_init() >= 0;
-  (void)initialised;
+  static const bool kInitialised = sodium_init() >= 0;
+  (void)kInitialised;
   unsigned char b[16];
   randombytes_buf(b, sizeof b);
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);

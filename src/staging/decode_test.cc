@@ -16,7 +16,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" label="Sample Table" autopk="true" autouuid="true" autoStg="true"
            dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
@@ -24,12 +24,12 @@ const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sa
     <attribute name="amount" type="long"/>
   </element></srcSchema>)";
 
-const char* kUnstaged = R"(<srcSchema namespace="dem" name="plainTable" label="Plain">
+constexpr const char* kUnstaged = R"(<srcSchema namespace="dem" name="plainTable" label="Plain">
   <element name="plainTable" autopk="true" autouuid="true" autoStg="false" dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
   </element></srcSchema>)";
 
-const char* kLocal = R"(<srcSchema namespace="dem" name="localTable" label="Local">
+constexpr const char* kLocal = R"(<srcSchema namespace="dem" name="localTable" label="Local">
   <element name="localTable" autopk="true">
     <attribute name="testcol1" type="string" length="255"/>
   </element></srcSchema>)";

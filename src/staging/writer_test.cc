@@ -32,7 +32,7 @@ using test::TestDatabase;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
+constexpr const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
   <element name="sampleTable" label="Sample Table" autopk="true" autouuid="true" autoStg="true"
            dataSource="nms:extAccount:ffda">
     <attribute name="testcol1" type="string" length="255"/>
@@ -40,7 +40,7 @@ const char* kSample = R"(<srcSchema namespace="dem" name="sampleTable" label="Sa
   </element></srcSchema>)";
 
 // Every attribute type, for values crossing the writer's batched statements.
-const char* kTyped = R"(<srcSchema namespace="dem" name="typed" label="Typed">
+constexpr const char* kTyped = R"(<srcSchema namespace="dem" name="typed" label="Typed">
   <element name="typed" label="Typed" autopk="true" autouuid="true" autoStg="true" dataSource="nms:extAccount:ffda">
     <attribute name="str" type="string" length="80"/>
     <attribute name="memo" type="memo"/>
@@ -504,7 +504,7 @@ TEST_P(WriterTest, ManyConcurrentWritersAreAllCommittedInBatches) {
     });
   }
   for (std::thread& t : threads) t.join();
-  constexpr std::int64_t kTotal = kThreads * kPerThread;
+  constexpr std::int64_t kTotal = static_cast<std::int64_t>(kThreads) * kPerThread;
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), kTotal);
   EXPECT_EQ(Count("SELECT COUNT(DISTINCT uSampleTableId) FROM DemSampleTableStg"), kTotal);
@@ -543,7 +543,7 @@ TEST_P(WriterTest, ManyConcurrentIngestsAreAllCommittedInBatches) {
     });
   }
   for (std::thread& t : threads) t.join();
-  constexpr std::int64_t kTotal = kThreads * kPerThread;
+  constexpr std::int64_t kTotal = static_cast<std::int64_t>(kThreads) * kPerThread;
   std::map<std::string, StagedRow> rows = Rows();
   EXPECT_EQ(rows.size(), static_cast<std::size_t>(kTotal));
   for (int t = 0; t < kThreads; ++t) {
@@ -700,7 +700,7 @@ TEST_P(WriterTest, WriteAsyncAnswersEachCallAfterItsCommit) {
   for (int i = 0; i < kCalls; ++i) {
     std::string id = "AS" + std::to_string(i);
     writer_->WriteAsync(
-        Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"a\""), Mode::kIngest), [&, id](Status s) {
+        Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"a\""), Mode::kIngest), [&, id](const Status& s) {
           EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
           {
             std::lock_guard lock(observer_mu);
@@ -762,7 +762,7 @@ TEST_P(WriterTest, StopAnswersQueuedCallsThenRefusesNewOnes) {
   EXPECT_EQ(Rows().size(), static_cast<std::size_t>(kCalls));
 
   bool answered = false;
-  writer_->WriteAsync(Records(Sample(R"(_key="@id" id="LATE")"), Mode::kIngest), [&](Status s) {
+  writer_->WriteAsync(Records(Sample(R"(_key="@id" id="LATE")"), Mode::kIngest), [&](const Status& s) {
     answered = true;
     EXPECT_THAT(s.message(), StartsWith("STG-500001 "));
   });
@@ -905,7 +905,7 @@ TEST_P(WriterTest, TypedValuesAreStoredAlikeAloneAndInABatch) {
     std::string collection = R"(<typedStg-collection xtkschema="dem:typedStg">)";
     for (std::size_t i = 0; i < values.size(); ++i) {
       std::string key = mode == Mode::kIngest ? "" : R"(_key="@id" )";
-      std::string attrs = values[i];
+      const std::string& attrs = values[i];
       Status alone = Write("<typedStg " + key + "id=\"" + prefix + "A" + std::to_string(i) + "\" " + attrs +
                                " xtkschema=\"dem:typedStg\"/>",
                            mode);
@@ -942,7 +942,7 @@ TEST_P(WriterTest, TypedValuesAreStoredAlikeAloneAndInABatch) {
 TEST_P(WriterTest, WriteAsyncOfNothingAnswersAtOnce) {
   StartWriter();
   bool answered = false;
-  writer_->WriteAsync({}, [&](Status s) {
+  writer_->WriteAsync({}, [&](const Status& s) {
     answered = true;
     EXPECT_TRUE(s.ok());
   });

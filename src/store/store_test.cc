@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 
 // Awkward text: quotes, SQL, backslashes, COPY's separators, non-ASCII.
 const std::vector<std::string>& AwkwardStrings() {
-  static const auto* const strings = new std::vector<std::string>{
+  static const auto* const kStrings = new std::vector<std::string>{
       "",
       "plain",
       "O'Brien; drop table x",
@@ -38,7 +38,7 @@ const std::vector<std::string>& AwkwardStrings() {
       "unicode: żółć 日本語 🙂",
       std::string(5000, 'x'),
   };
-  return *strings;
+  return *kStrings;
 }
 
 class StoreTest : public testing::TestWithParam<Backend> {

@@ -46,10 +46,11 @@ Result<const schema::Attribute*> KeyAttribute(const schema::Schema& recipients, 
   };
   if (!spec.starts_with('@')) return bad();
   std::string_view name = spec.substr(1);
-  if (name == "id")
+  if (name == "id") {
     return recipients.attributes.front().role == schema::AttrRole::kPrimaryKey
                ? Result<const schema::Attribute*>(&recipients.attributes.front())
                : bad();
+  }
   for (const schema::Key* k : recipients.declared_keys()) {
     if (k->fields.size() == 1 && k->fields[0] == name) return recipients.FindAttribute(name);
   }

@@ -124,8 +124,10 @@ std::string MergeSql::InsertFrom(const std::string& where) const {
 
 std::vector<MergeStatement> MergeSql::Statements(const BatchKinds& batch) const {
   std::vector<MergeStatement> out;
+  // NOLINTBEGIN(readability-identifier-naming): T and C stand for the tables like SQL aliases.
   const std::string& T = temp_table_;
   const std::string& C = cloud_table_;
+  // NOLINTEND(readability-identifier-naming)
   auto any_kind = [&](int op) {
     for (int k = 0; k < kinds(); ++k) {
       if (batch.Has(op, k)) return true;

@@ -241,7 +241,7 @@ TEST_P(MergeSqlDbTest, EveryStatementRunsForEveryStagedSchema) {
       Result<std::vector<store::Row>> rejected = cloud_db->Query(sql.SelectRejected(10));
       EXPECT_TRUE(rejected.ok()) << rejected.status().ToString();
       // Second round: over a T holding one row of each operation kind.
-      std::vector<std::string> cols = sql.load_columns();
+      const std::vector<std::string>& cols = sql.load_columns();
       std::vector<store::Row> rows;
       for (int k = 0; k < sql.kinds(); ++k) {
         for (int op : {kInsert, kUpsert, kDelete, kReplace}) {

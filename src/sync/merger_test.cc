@@ -33,9 +33,7 @@ namespace {
 using staging::Mode;
 using test::AllPairs;
 using test::Backend;
-using test::BackendName;
 using test::BackendPair;
-using test::PairName;
 using test::PairParamName;
 using test::TestDatabase;
 using test_schemas::Schemas;

@@ -84,8 +84,8 @@ std::string Summary(const sync::SchemaResult& r) {
 }  // namespace
 
 const std::vector<std::string>& Workflows() {
-  static const std::vector<std::string> names{kReplicate, kUnsubscribe, kCleanup};
-  return names;
+  static const std::vector<std::string> kNames{kReplicate, kUnsubscribe, kCleanup};
+  return kNames;
 }
 
 Runner::Runner(store::ConnectionPool& local, const schema::SchemaSet& schemas, RunnerOptions options)
