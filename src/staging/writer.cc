@@ -256,6 +256,37 @@ const std::string& CachedSql(std::unordered_map<std::string, std::string>& cache
   return it->second;
 }
 
+// Stages records[i, i + run) — one run (RunLength) — with one statement, inside
+// the caller's transaction if one is open; seqs[k] is records[k]'s change
+// sequence where the dialect has no in-statement sequence.
+Status ExecuteRun(store::Database& db, const std::vector<const StagedRecord*>& records, std::size_t i, std::size_t run,
+                  const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache) {
+  // On PostgreSQL the sequence is drawn inside each statement, after the
+  // statement locked its table: the sync's watermark relies on it (docs/sync.md).
+  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
+  // PostgreSQL takes a run of records as one array per column: one prepared
+  // statement whatever the number of rows (parsed and planned once per connection).
+  bool arrays = db.kind() == store::DialectKind::kPostgres;
+  const StagedRecord& r = *records[i];
+  const std::string& sql = CachedSql(sql_cache, r, run, seq_expr, arrays);
+  store::Params params;
+  if (run > 1 && arrays) {
+    params.reserve(r.values.size());
+    std::vector<const store::Value*> column(run);
+    for (std::size_t c = 0; c < r.values.size(); ++c) {
+      for (std::size_t k = 0; k < run; ++k) column[k] = &records[i + k]->values[c];
+      params.emplace_back(store::ArrayLiteral(column));
+    }
+  } else {
+    params.reserve(run * (r.values.size() + 1));
+    for (std::size_t k = i; k < i + run; ++k) {
+      params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
+      if (seq_expr.empty()) params.emplace_back(seqs[k]);
+    }
+  }
+  return db.ExecuteRepeated(sql, params).status();
+}
+
 }  // namespace
 
 StagingWriter::StagingWriter(store::ConnectionPool& pool, WriterOptions options)
@@ -324,33 +355,10 @@ Status StagingWriter::Write(std::vector<StagedRecord> records) {
 Status StagingWriter::Apply(store::Database& db, const std::vector<const StagedRecord*>& records,
                             const std::vector<std::int64_t>& seqs,
                             std::unordered_map<std::string, std::string>& sql_cache) {
-  // On PostgreSQL the sequence is drawn inside each statement, after the
-  // statement locked its table: the sync's watermark relies on it (docs/sync.md).
-  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
-  // PostgreSQL takes a run of records as one array per column: one prepared
-  // statement whatever the number of rows (parsed and planned once per connection).
   bool arrays = db.kind() == store::DialectKind::kPostgres;
-  std::size_t i = 0;
-  while (i < records.size()) {
-    const StagedRecord& r = *records[i];
+  for (std::size_t i = 0; i < records.size();) {
     std::size_t run = RunLength(records, i, arrays);
-    const std::string& sql = CachedSql(sql_cache, r, run, seq_expr, arrays);
-    store::Params params;
-    if (run > 1 && arrays) {
-      params.reserve(r.values.size());
-      std::vector<const store::Value*> column(run);
-      for (std::size_t c = 0; c < r.values.size(); ++c) {
-        for (std::size_t k = 0; k < run; ++k) column[k] = &records[i + k]->values[c];
-        params.emplace_back(store::ArrayLiteral(column));
-      }
-    } else {
-      params.reserve(run * (r.values.size() + 1));
-      for (std::size_t k = i; k < i + run; ++k) {
-        params.insert(params.end(), records[k]->values.begin(), records[k]->values.end());
-        if (seq_expr.empty()) params.emplace_back(seqs[k]);
-      }
-    }
-    SB_RETURN_IF_ERROR(db.ExecuteRepeated(sql, params).status());
+    SB_RETURN_IF_ERROR(ExecuteRun(db, records, i, run, seqs, sql_cache));
     i += run;
   }
   return Status::Ok();
@@ -367,7 +375,7 @@ Status StagingWriter::RunBatch(store::Database& db, std::vector<Call*>& calls, s
   // transaction around it: one round trip instead of four (BEGIN, INSERT, COMMIT).
   bool in_statement_seq = !store::NextValueExpression(db.kind(), kStagingSequence).empty();
   if (in_statement_seq && RunLength(records, 0, db.kind() == store::DialectKind::kPostgres) == total) {
-    return Apply(db, records, {}, cache);
+    return ExecuteRun(db, records, 0, total, {}, cache);
   }
   store::Transaction txn(db);
   SB_RETURN_IF_ERROR(txn.Begin());

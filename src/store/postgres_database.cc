@@ -188,6 +188,14 @@ void AppendCopyField(const Value& v, std::string& out) {
   }
 }
 
+// The number of rows a command changed, from its result's command tag.
+std::int64_t ChangedRows(PGresult* result) {
+  std::string_view tuples = PQcmdTuples(result);
+  std::int64_t count = 0;
+  (void)std::from_chars(tuples.data(), tuples.data() + tuples.size(), count);
+  return count;
+}
+
 // Statements ExecuteRepeated keeps prepared on one connection.
 constexpr std::size_t kMaxPrepared = 256;
 
@@ -367,10 +375,7 @@ Result<PostgresDatabase::ResultPtr> PostgresDatabase::RunSimple(const std::strin
 
 Result<std::int64_t> PostgresDatabase::Execute(std::string_view sql, const Params& params) {
   SB_ASSIGN_OR_RETURN(ResultPtr result, Run(sql, params));
-  std::string_view tuples = PQcmdTuples(result.get());
-  std::int64_t count = 0;
-  (void)std::from_chars(tuples.data(), tuples.data() + tuples.size(), count);
-  return count;
+  return ChangedRows(result.get());
 }
 
 Result<std::int64_t> PostgresDatabase::ExecuteRepeated(std::string_view sql, const Params& params) {
@@ -391,10 +396,7 @@ Result<std::int64_t> PostgresDatabase::ExecuteRepeated(std::string_view sql, con
   SB_RETURN_IF_ERROR(text.Build(params));
   ResultPtr result(PQexecPrepared(conn_, it->second.c_str(), text.Count(), text.Values(), nullptr, nullptr, 0));
   SB_RETURN_IF_ERROR(CheckResult(result.get()));
-  std::string_view tuples = PQcmdTuples(result.get());
-  std::int64_t count = 0;
-  (void)std::from_chars(tuples.data(), tuples.data() + tuples.size(), count);
-  return count;
+  return ChangedRows(result.get());
 }
 
 Status PostgresDatabase::ExecuteScript(std::string_view sql) {
