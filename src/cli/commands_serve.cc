@@ -70,6 +70,7 @@ workflow::RunnerOptions RunnerOptionsFrom(const Config& config, auth::Authentica
 }
 
 int CmdServe(const Config& config) {
+  long open_files = http::RaiseOpenFileLimit();  // before anything opens a file
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
   if (!schemas.ok()) return Fail("schemas", schemas.status());
 
@@ -142,6 +143,8 @@ int CmdServe(const Config& config) {
   options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");
+  options.max_connections = config.GetInt("max_connections");
+  if (options.max_connections == 0) options.max_connections = http::DefaultMaxConnections();
   // Blocking SOAP methods (Logon, discovery, …) run on the server's handler
   // pool; Ingest and IngestExt answer from the staging writer's callback.
   std::function<void(std::function<void()>)> run_blocking;
@@ -198,8 +201,11 @@ int CmdServe(const Config& config) {
   Result<std::uint16_t> port = server.Start();
   if (!port.ok()) return Fail("listen", port.status());
   auto host = http::ParseListen(options.listen);
-  spdlog::info("stagebridge listening on http://{}:{} (local db {}, {} schemas)", host->first, *port,
-               store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size());
+  spdlog::info(
+      "stagebridge listening on http://{}:{} (local db {}, {} schemas, at most {} connections; open-file "
+      "limit {})",
+      host->first, *port, store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size(),
+      options.max_connections, open_files < 0 ? std::string("unlimited") : std::to_string(open_files));
   // A line on stdout that scripts and tests wait for instead of sleeping.
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
   scheduler.Start();

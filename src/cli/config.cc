@@ -30,6 +30,8 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"lockout_attempts", "5", "consecutive failed logons that lock a login"},
       {"lockout_seconds", "900", "how long a locked login stays locked"},
       {"max_body_bytes", "33554432", "largest accepted request body; larger gets HTTP 413"},
+      {"max_connections", "0",
+       "client connections open at once; more are answered 503 and closed (0 = the open-file limit minus 128)"},
       {"instance_name", "stagebridge", "instance name shown by /r/test and Logon"},
       {"log_level", "info", "trace, debug, info, warn, error"},
       {"replicate_schedule", "every 1h", "schedule of ffdaReplicateStagingData (staging → cloud merge)"},
@@ -163,6 +165,7 @@ Status Validate(const Config& config) {
         fmt::format("session_token_only ({}): '{}' is not true or false", config.origins.at("session_token_only"), v));
   }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_connections", 0, 1LL << 20));
   const std::string& level = config.Get("log_level");
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {
     return Status::InvalidArgument(fmt::format("log_level ({}): '{}' is not one of trace, debug, info, warn, error",

@@ -15,5 +15,8 @@ inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests
 inline constexpr std::chrono::seconds kDrainTimeout{2};    // discarding an oversized body after a 413
 inline constexpr std::size_t kMaxDrainBytes = 8u << 20;
 inline constexpr std::chrono::milliseconds kAcceptRetryDelay{50};  // after accept() failed (e.g. EMFILE)
+// File descriptors kept out of reach of client connections when their limit is
+// derived from RLIMIT_NOFILE: database connections, workflow runs, logs.
+inline constexpr int kFdReserve = 128;
 
 }  // namespace stagebridge::http

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
@@ -17,6 +18,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include "xml/document.h"
 
@@ -65,6 +67,45 @@ Response PlainError(int status, std::string text) {
 }
 
 using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
+
+// Counts one client connection for as long as its coroutine (which owns the
+// ticket) lives.
+class ConnectionTicket {
+ public:
+  explicit ConnectionTicket(std::atomic<int>& open) : open_(&open) { open_->fetch_add(1, std::memory_order_relaxed); }
+  ConnectionTicket(ConnectionTicket&& other) noexcept : open_(std::exchange(other.open_, nullptr)) {}
+  ConnectionTicket(const ConnectionTicket&) = delete;
+  ConnectionTicket& operator=(const ConnectionTicket&) = delete;
+  ConnectionTicket& operator=(ConnectionTicket&&) = delete;
+  ~ConnectionTicket() {
+    if (open_ != nullptr) open_->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<int>* open_;
+};
+
+// Answers a connection over the limit with a 503 and closes it, without
+// waiting: a fresh socket's send buffer takes the few bytes at once.
+template <typename Socket>
+void RefuseConnection(Socket& socket) {
+  static const std::string kBusy = [] {
+    std::string body = "too many open connections; retry later\n";
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nServer: stagebridge\r\nContent-Type: text/plain; "
+        "charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{}",
+        body.size(), body);
+  }();
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  asio::write(socket, asio::buffer(kBusy), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  // What the peer already sent is read away, so the close does not reset the
+  // connection before the 503 is read.
+  std::array<char, 4096> scratch{};
+  for (int i = 0; i < 16 && !ec; ++i) socket.read_some(asio::buffer(scratch), ec);
+  socket.close(ec);
+}
 
 // One response on its way back to its connection: a handler fills it (from any
 // thread) and the connection's coroutine, suspended meanwhile, resumes on its
@@ -162,6 +203,27 @@ Result<std::pair<std::string, std::uint16_t>> ParseListen(std::string_view liste
   return std::make_pair(std::string(host == "localhost" ? "127.0.0.1" : host), static_cast<std::uint16_t>(value));
 }
 
+long RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? -1 : static_cast<long>(limit.rlim_cur);
+}
+
+int DefaultMaxConnections() {
+  constexpr int kCeiling = 1 << 20;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > kCeiling) {
+    return kCeiling;
+  }
+  int files = static_cast<int>(limit.rlim_cur);
+  return files - kFdReserve >= files / 2 ? files - kFdReserve : std::max(1, files / 2);
+}
+
 bool HandleHealth(const Request& request, const ServerOptions& options, Response& response) {
   if (request.method != "GET" && request.method != "HEAD") return false;
   auto now = std::chrono::system_clock::now();
@@ -209,8 +271,13 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::optional<asio::thread_pool> handler_pool;  // blocking work; joined before the io_context goes
   std::atomic<bool> stopping{false};
+  std::atomic<int> connections{0};  // open client connections (ConnectionTicket)
+  int max_connections;
 
-  Impl(ServerOptions o, AsyncHandler h) : options(std::move(o)), handler(std::move(h)) {
+  Impl(ServerOptions o, AsyncHandler h)
+      : options(std::move(o)),
+        handler(std::move(h)),
+        max_connections(options.max_connections > 0 ? options.max_connections : DefaultMaxConnections()) {
     int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int n = options.threads > 0 ? options.threads : cores;
     for (int i = 0; i < n; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
@@ -297,7 +364,7 @@ struct Server::Impl {
   }
 
   // One connection, on `ioc` (its socket's).
-  asio::awaitable<void> Session(tcp::socket socket, asio::io_context& ioc) {
+  asio::awaitable<void> Session(tcp::socket socket, asio::io_context& ioc, ConnectionTicket /*ticket*/) {
     std::string remote;
     boost::system::error_code ep_ec;
     auto ep = socket.remote_endpoint(ep_ec);
@@ -392,7 +459,9 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  std::chrono::steady_clock::time_point last_accept_warning{};
+  std::chrono::steady_clock::time_point last_accept_warning{};  // the acceptor's thread only
+  std::chrono::steady_clock::time_point last_limit_warning{};
+  std::uint64_t refused = 0;  // connections refused since the last warning
 
   asio::awaitable<void> Accept() {
     while (acceptor && acceptor->is_open()) {
@@ -411,8 +480,20 @@ struct Server::Impl {
         co_await pause.async_wait(kAsTuple);
         continue;
       }
+      if (connections.load(std::memory_order_relaxed) >= max_connections) {
+        RefuseConnection(socket);
+        ++refused;
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_limit_warning > std::chrono::seconds(1)) {
+          spdlog::warn("connection limit reached ({} open): {} connection(s) answered 503 and closed", max_connections,
+                       refused);
+          last_limit_warning = now;
+          refused = 0;
+        }
+        continue;
+      }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(ioc, Session(std::move(socket), ioc), asio::detached);
+      asio::co_spawn(ioc, Session(std::move(socket), ioc, ConnectionTicket(connections)), asio::detached);
     }
   }
 

@@ -74,6 +74,10 @@ struct ServerOptions {
   // at once; more wait their turn.
   int handler_threads = 64;
   std::size_t max_body_bytes = kDefaultMaxBodyBytes;
+  // Client connections open at once; one more is answered 503 and closed.
+  // 0 = derived from the open-file limit (see DefaultMaxConnections), so a
+  // connection flood never takes the descriptors the databases need.
+  int max_connections = 0;
   std::string instance_name = "stagebridge";
   // How long Wait() lets in-flight requests finish after a stop; the
   // connections of those still running are then dropped.
@@ -82,6 +86,14 @@ struct ServerOptions {
 
 // Splits "host:port" ("[::1]:8080" for IPv6); InvalidArgument when malformed.
 Result<std::pair<std::string, std::uint16_t>> ParseListen(std::string_view listen);
+
+// Raises the soft limit on open files (RLIMIT_NOFILE) to the hard one, as a
+// server expecting many connections should; returns the soft limit now in force.
+long RaiseOpenFileLimit();
+
+// The connection limit when none is configured: the open-file limit minus
+// kFdReserve (half the limit when that leaves too little).
+int DefaultMaxConnections();
 
 // The built-in endpoints: GET /nl/jsp/ping.jsp and GET /r/test. Returns false
 // when `request` is not for one of them.

@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 namespace stagebridge::http {
 namespace {
@@ -147,6 +148,64 @@ TEST_F(ServerTest, StopReturnsWithIdleConnectionsOpen) {
   beast::error_code ec;
   late.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
   EXPECT_TRUE(ec) << "the listener is closed after Stop()";
+}
+
+TEST_F(ServerTest, ConnectionsOverTheLimitGet503AndAClosedOneFreesItsSlot) {
+  ServerOptions options;
+  options.max_connections = 2;
+  StartServer(options);
+  tcp::socket a = Connect();
+  tcp::socket b = Connect();
+  EXPECT_EQ(RoundTrip(a, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200);
+  EXPECT_EQ(RoundTrip(b, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200);
+  {
+    tcp::socket over = Connect();
+    auto res = RoundTrip(over, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11});
+    EXPECT_EQ(res.result_int(), 503);
+    EXPECT_EQ(res[bhttp::field::retry_after], "1");
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_NE(res.body().find("too many open connections"), std::string::npos);
+    char byte = 0;
+    beast::error_code ec;
+    over.read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_EQ(ec, asio::error::eof) << "the refused connection is closed";
+  }
+  EXPECT_EQ(RoundTrip(a, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200) << "open ones still served";
+  b.close();
+  // The server notices the close when its read returns: retry until the slot is free.
+  unsigned status = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       status != 200 && std::chrono::steady_clock::now() < deadline;) {
+    tcp::socket again = Connect();
+    status = RoundTrip(again, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int();
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST(OpenFileLimitTest, TheDefaultConnectionLimitKeepsDescriptorsForTheRest) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  auto with_soft_limit = [&](rlim_t soft) {
+    rlimit l = saved;
+    l.rlim_cur = soft;
+    EXPECT_EQ(setrlimit(RLIMIT_NOFILE, &l), 0);
+    return DefaultMaxConnections();
+  };
+  if (saved.rlim_max == RLIM_INFINITY || saved.rlim_max >= 4096) {
+    EXPECT_EQ(with_soft_limit(4096), 4096 - kFdReserve);
+  }
+  EXPECT_EQ(with_soft_limit(256), 256 - kFdReserve);
+  EXPECT_EQ(with_soft_limit(200), 100) << "half the limit when the reserve would leave less";
+  // Raising: the soft limit goes up to the hard one.
+  long now = RaiseOpenFileLimit();
+  rlimit raised{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &raised), 0);
+  EXPECT_EQ(raised.rlim_cur, saved.rlim_max);
+  if (saved.rlim_max != RLIM_INFINITY) {
+    EXPECT_EQ(now, static_cast<long>(saved.rlim_max));
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 // --- asynchronous handlers --------------------------------------------------------
