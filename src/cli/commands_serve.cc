@@ -143,6 +143,7 @@ int CmdServe(const Config& config) {
   options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");
+  options.max_inflight_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_inflight_body_bytes")));
   options.max_connections = config.GetInt("max_connections");
   if (options.max_connections == 0) options.max_connections = http::DefaultMaxConnections();
   // Blocking SOAP methods (Logon, discovery, …) run on the server's handler

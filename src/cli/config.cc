@@ -30,6 +30,8 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"lockout_attempts", "5", "consecutive failed logons that lock a login"},
       {"lockout_seconds", "900", "how long a locked login stays locked"},
       {"max_body_bytes", "33554432", "largest accepted request body; larger gets HTTP 413"},
+      {"max_inflight_body_bytes", "1073741824",
+       "request bodies held in memory at once, all connections together; a request beyond gets HTTP 503"},
       {"max_connections", "0",
        "client connections open at once; more are answered 503 and closed (0 = the open-file limit minus 128)"},
       {"instance_name", "stagebridge", "instance name shown by /r/test and Logon"},
@@ -166,6 +168,13 @@ Status Validate(const Config& config) {
   }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_connections", 0, 1LL << 20));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_inflight_body_bytes", 1024, 1LL << 40));
+  if (std::stoll(config.Get("max_inflight_body_bytes")) < std::stoll(config.Get("max_body_bytes"))) {
+    return Status::InvalidArgument(fmt::format(
+        "max_inflight_body_bytes ({}): {} is below max_body_bytes ({}): a body of the largest size could never pass",
+        config.origins.at("max_inflight_body_bytes"), config.Get("max_inflight_body_bytes"),
+        config.Get("max_body_bytes")));
+  }
   const std::string& level = config.Get("log_level");
   if (level != "trace" && level != "debug" && level != "info" && level != "warn" && level != "error") {
     return Status::InvalidArgument(fmt::format("log_level ({}): '{}' is not one of trace, debug, info, warn, error",

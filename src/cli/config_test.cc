@@ -76,6 +76,16 @@ TEST_F(ConfigTest, BadValuesNameKeyAndOrigin) {
   c = LoadConfig("", {{"cleanup_schedule", "daily 25:00"}}, {});
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("cleanup_schedule"), std::string::npos);
+  c = LoadConfig("", {{"max_connections", "-3"}}, {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("max_connections (flag --max-connections)"), std::string::npos);
+  c = LoadConfig("", {{"max_inflight_body_bytes", "100000"}, {"max_body_bytes", "200000"}}, {});
+  ASSERT_FALSE(c.ok()) << "a budget smaller than one largest body";
+  EXPECT_NE(c.status().message().find("max_inflight_body_bytes (flag --max-inflight-body-bytes): 100000 is below "
+                                      "max_body_bytes (200000)"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_TRUE(LoadConfig("", {{"max_inflight_body_bytes", "200000"}, {"max_body_bytes", "200000"}}, {}).ok());
 }
 
 TEST(ScheduleTest, Forms) {

@@ -14,6 +14,9 @@ inline constexpr std::chrono::seconds kIdleTimeout{60};    // keep-alive connect
 inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests get this long on SIGTERM
 inline constexpr std::chrono::seconds kDrainTimeout{2};    // discarding an oversized body after a 413
 inline constexpr std::size_t kMaxDrainBytes = 8u << 20;
+// Request bodies held in memory at once, all connections together, by default;
+// a request whose body would go beyond gets 503 (see ServerOptions).
+inline constexpr std::size_t kDefaultMaxInflightBodyBytes = std::size_t{1} << 30;
 inline constexpr std::chrono::milliseconds kAcceptRetryDelay{50};  // after accept() failed (e.g. EMFILE)
 // File descriptors kept out of reach of client connections when their limit is
 // derived from RLIMIT_NOFILE: database connections, workflow runs, logs.

@@ -273,11 +273,15 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> connections{0};  // open client connections (ConnectionTicket)
   int max_connections;
+  std::atomic<std::size_t> body_bytes_held{0};  // HoldBody
+  std::size_t max_inflight_body_bytes;
+  std::atomic<std::chrono::steady_clock::rep> last_busy_warning{0};
 
   Impl(ServerOptions o, AsyncHandler h)
       : options(std::move(o)),
         handler(std::move(h)),
-        max_connections(options.max_connections > 0 ? options.max_connections : DefaultMaxConnections()) {
+        max_connections(options.max_connections > 0 ? options.max_connections : DefaultMaxConnections()),
+        max_inflight_body_bytes(std::max(options.max_inflight_body_bytes, options.max_body_bytes)) {
     int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int n = options.threads > 0 ? options.threads : cores;
     for (int i = 0; i < n; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
@@ -355,12 +359,39 @@ struct Server::Impl {
     }
   }
 
-  // Answers 413 to a request whose body is over the limit, then closes.
-  asio::awaitable<void> RefuseTooLarge(beast::tcp_stream& stream, unsigned version) {
-    Response r = PlainError(413, fmt::format("request body larger than {} bytes\n", options.max_body_bytes));
+  // Answers a request whose body is refused unread (413, 503), then closes.
+  asio::awaitable<void> RefuseBody(beast::tcp_stream& stream, unsigned version, Response r) {
     stream.expires_after(kWriteTimeout);
     co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
     co_await Drain(stream);
+  }
+
+  asio::awaitable<void> RefuseTooLarge(beast::tcp_stream& stream, unsigned version) {
+    co_await RefuseBody(stream, version,
+                        PlainError(413, fmt::format("request body larger than {} bytes\n", options.max_body_bytes)));
+  }
+
+  // Takes `bytes` of the in-flight body budget; false (and nothing taken) when
+  // they do not fit.
+  bool HoldBody(std::size_t bytes) {
+    std::size_t held = body_bytes_held.load(std::memory_order_relaxed);
+    do {
+      if (bytes > max_inflight_body_bytes - held) return false;
+    } while (!body_bytes_held.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+    return true;
+  }
+
+  Response Busy() {
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_busy_warning.load(std::memory_order_relaxed);
+    if (now - last > std::chrono::steady_clock::duration(std::chrono::seconds(1)).count() &&
+        last_busy_warning.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      spdlog::warn("request bodies in memory at their limit ({} bytes): requests answered 503",
+                   max_inflight_body_bytes);
+    }
+    Response r = PlainError(503, "too many request bytes in progress; retry later\n");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
 
   // One connection, on `ioc` (its socket's).
@@ -408,11 +439,25 @@ struct Server::Impl {
       bool keep_alive = parser.get().keep_alive();
       auto content_length = parser.content_length();
       bool too_large = content_length && *content_length > options.max_body_bytes;
-      boost::system::error_code ec;
-      if (!too_large) {
-        std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      if (too_large) {
+        co_await RefuseTooLarge(stream, version);
+        break;
       }
-      if (too_large || ec == bhttp::error::body_limit) {
+      // The body's bytes come out of the in-flight budget until the response is
+      // written (a chunked body counts as the largest allowed).
+      std::size_t reserved = content_length ? *content_length : parser.chunked() ? options.max_body_bytes : 0;
+      if (!HoldBody(reserved)) {
+        co_await RefuseBody(stream, version, Busy());
+        break;
+      }
+      struct Held {
+        std::atomic<std::size_t>& held;
+        std::size_t bytes;
+        ~Held() { held.fetch_sub(bytes, std::memory_order_relaxed); }
+      } held_guard{body_bytes_held, reserved};
+      boost::system::error_code ec;
+      std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
+      if (ec == bhttp::error::body_limit) {
         co_await RefuseTooLarge(stream, version);
         break;
       }

@@ -78,6 +78,11 @@ struct ServerOptions {
   // 0 = derived from the open-file limit (see DefaultMaxConnections), so a
   // connection flood never takes the descriptors the databases need.
   int max_connections = 0;
+  // Request bodies held in memory at once, all connections together (each
+  // counted from its Content-Length, a chunked one as max_body_bytes, until its
+  // response is written): a request beyond it is answered 503 and closed, so
+  // many large bodies at once cannot exhaust memory. At least max_body_bytes.
+  std::size_t max_inflight_body_bytes = kDefaultMaxInflightBodyBytes;
   std::string instance_name = "stagebridge";
   // How long Wait() lets in-flight requests finish after a stop; the
   // connections of those still running are then dropped.

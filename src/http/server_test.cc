@@ -183,6 +183,44 @@ TEST_F(ServerTest, ConnectionsOverTheLimitGet503AndAClosedOneFreesItsSlot) {
   EXPECT_EQ(calls_.load(), 0);
 }
 
+TEST_F(ServerTest, ABodyBeyondTheInflightBudgetGets503UntilTheHeldOnesAreDone) {
+  ServerOptions options;
+  options.max_body_bytes = 1024;
+  options.max_inflight_body_bytes = 1500;
+  StartServer(options);
+  auto post = [this](std::size_t bytes) {
+    tcp::socket s = Connect();
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/x", 11};
+    req.body() = std::string(bytes, 'b');
+    return RoundTrip(s, std::move(req));
+  };
+  // A slow client: its header announces 1000 bytes, half of them sent.
+  tcp::socket slow = Connect();
+  asio::write(slow, asio::buffer(std::string("POST /slow HTTP/1.1\r\nHost: l\r\nContent-Length: 1000\r\n\r\n") +
+                                 std::string(500, 's')));
+  // The server reads that header on its own time: retry until it holds the bytes.
+  bhttp::response<bhttp::string_body> busy;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       busy.result_int() != 503 && std::chrono::steady_clock::now() < deadline;) {
+    busy = post(1000);
+  }
+  ASSERT_EQ(busy.result_int(), 503);
+  EXPECT_EQ(busy[bhttp::field::retry_after], "1");
+  EXPECT_FALSE(busy.keep_alive());
+  EXPECT_EQ(post(500).result_int(), 200) << "what fits beside the held body passes";
+  tcp::socket get = Connect();
+  EXPECT_EQ(RoundTrip(get, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200);
+  // The slow body completes: answered, and its bytes are given back.
+  asio::write(slow, asio::buffer(std::string(500, 's')));
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(slow, buffer, res);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "POST /slow 1000 ");
+  EXPECT_EQ(post(1000).result_int(), 200);
+  EXPECT_EQ(post(1000).result_int(), 200);
+}
+
 TEST(OpenFileLimitTest, TheDefaultConnectionLimitKeepsDescriptorsForTheRest) {
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);

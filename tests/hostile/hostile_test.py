@@ -52,6 +52,7 @@ BIN = os.environ.get("STAGEBRIDGE_BIN", "")
 SRC = os.environ.get("STAGEBRIDGE_SOURCE_DIR", "")
 PASSWORD = "s3cr3t-Pa55word"
 MAX_BODY = 1048576
+MAX_INFLIGHT = 4 * MAX_BODY  # request bodies the main server holds at once
 VERBOSE = os.environ.get("HOSTILE_VERBOSE") == "1"
 
 ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -650,6 +651,37 @@ def hostile_cases(s, c):
             for s_ in socks:
                 s_.close()
 
+    def junk_post():  # a body that is refused (SOP-330001) if read: it never writes
+        return raw_exchange(c.port, ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+                                     % ROUTER).encode() + b"x" * 100)
+
+    def inflight_budget():
+        # Stalled bodies announcing MAX_BODY bytes each hold the whole in-flight
+        # budget: a request with a body is then answered 503 unread.
+        socks = []
+        try:
+            for _ in range(MAX_INFLIGHT // MAX_BODY):
+                s_ = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+                s_.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n<"
+                            % (ROUTER, MAX_BODY)).encode())
+                socks.append(s_)
+            deadline = time.time() + 10  # the server reads those headers on its own time
+            while junk_post().status != 503 and time.time() < deadline:
+                time.sleep(0.05)
+            refused = c.ingest(record("beyond-the-budget"))
+            ping = http_request(c.port, "GET", "/nl/jsp/ping.jsp")
+            if ping.status != 200:
+                return Reply(None, b"", "a GET without a body got %r while the budget was full" % ping)
+            return refused
+        finally:
+            for s_ in socks:
+                s_.close()
+            deadline = time.time() + 10  # the closes give the budget back
+            while junk_post().status == 503 and time.time() < deadline:
+                time.sleep(0.05)
+
+    s.case("bodies beyond the in-flight budget -> 503, nothing written", inflight_budget, 503, None, None,
+           check=lambda r, p: "too many request bytes" in r.text or p.append("503 body: %r" % r.text))
     s.case("slowloris: half a header, then close", half_header_close, None, None, None)
     s.case("half a body, then close", truncated_body_close, None, None, None)
     s.case("slowloris: 50 stalled headers do not block a valid Ingest", stalled_connections, 200, None, None,
@@ -779,7 +811,8 @@ def main():
         subprocess.run(base + ["schema", "apply"], check=True, capture_output=True, timeout=120)
         subprocess.run(base + ["operator", "add", "admin", "--admin", "--password-stdin"], input=PASSWORD.encode(),
                        check=True, capture_output=True, timeout=60)
-        server = Server(dbs, work, "server", ["--max-body-bytes", str(MAX_BODY)])
+        server = Server(dbs, work, "server", ["--max-body-bytes", str(MAX_BODY),
+                                              "--max-inflight-body-bytes", str(MAX_INFLIGHT)])
         servers.append(server)
         server.start()
         client = Client(server.port)
