@@ -199,6 +199,27 @@ int CmdServe(const Config& config) {
     });
   });
   run_blocking = [&server](std::function<void()> work) { server.RunBlocking(std::move(work)); };
+  metrics.AddGauge("stagebridge_http_connections", "Client connections open now, and their limit (max_connections).",
+                   "kind", [&server] {
+                     http::Server::Stats s = server.CurrentStats();
+                     return http::Metrics::GaugeSamples{{"open", s.connections}, {"limit", s.max_connections}};
+                   });
+  metrics.AddGauge("stagebridge_http_inflight_body_bytes",
+                   "Request body bytes held in memory now, and their limit (max_inflight_body_bytes).", "kind",
+                   [&server] {
+                     http::Server::Stats s = server.CurrentStats();
+                     return http::Metrics::GaugeSamples{{"held", static_cast<double>(s.body_bytes_held)},
+                                                        {"limit", static_cast<double>(s.max_inflight_body_bytes)}};
+                   });
+  metrics.AddGauge(
+      "stagebridge_http_refused_total",
+      "Connections and requests answered 503 by reason: over max_connections, over max_inflight_body_bytes.", "reason",
+      [&server] {
+        http::Server::Stats s = server.CurrentStats();
+        return http::Metrics::GaugeSamples{{"connections", static_cast<double>(s.refused_connections)},
+                                           {"body_bytes", static_cast<double>(s.refused_bodies)}};
+      },
+      http::Metrics::Type::kCounter);
   Result<std::uint16_t> port = server.Start();
   if (!port.ok()) return Fail("listen", port.status());
   auto host = http::ParseListen(options.listen);

@@ -58,9 +58,10 @@ void Metrics::ObserveBatch(std::size_t calls, std::size_t records) {
   batch_records_ += records;
 }
 
-void Metrics::AddGauge(std::string name, std::string help, std::string label, std::function<GaugeSamples()> provider) {
+void Metrics::AddGauge(std::string name, std::string help, std::string label, std::function<GaugeSamples()> provider,
+                       Type type) {
   std::lock_guard lock(mu_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(label), std::move(provider)});
+  gauges_.push_back({std::move(name), std::move(help), std::move(label), std::move(provider), type});
 }
 
 std::string Metrics::Render() const {
@@ -89,7 +90,8 @@ std::string Metrics::Render() const {
     gauges = gauges_;
   }
   for (const Gauge& g : gauges) {  // providers may query a database: outside the lock
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n", g.name, g.help);
+    out +=
+        fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n", g.name, g.help, g.type == Type::kCounter ? "counter" : "gauge");
     for (const auto& [label, value] : g.provider()) {
       out += fmt::format("{}{{{}=\"{}\"}} {}\n", g.name, g.label, EscapeLabel(label), value);
     }

@@ -23,8 +23,11 @@ class Metrics {
 
   void CountCall(const std::string& method, bool fault, double seconds);
   void ObserveBatch(std::size_t calls, std::size_t records);
-  // `name{label="…"}` samples produced when /metrics is scraped.
-  void AddGauge(std::string name, std::string help, std::string label, std::function<GaugeSamples()> provider);
+  // `name{label="…"}` samples produced when /metrics is scraped; a counter's
+  // samples only ever grow.
+  enum class Type { kGauge, kCounter };
+  void AddGauge(std::string name, std::string help, std::string label, std::function<GaugeSamples()> provider,
+                Type type = Type::kGauge);
 
   std::string Render() const;
 
@@ -43,6 +46,7 @@ class Metrics {
     std::string help;
     std::string label;
     std::function<GaugeSamples()> provider;
+    Type type;
   };
 
   mutable std::mutex mu_;

@@ -276,6 +276,8 @@ struct Server::Impl {
   std::atomic<std::size_t> body_bytes_held{0};  // HoldBody
   std::size_t max_inflight_body_bytes;
   std::atomic<std::chrono::steady_clock::rep> last_busy_warning{0};
+  std::atomic<std::uint64_t> refused_connections{0};
+  std::atomic<std::uint64_t> refused_bodies{0};
 
   Impl(ServerOptions o, AsyncHandler h)
       : options(std::move(o)),
@@ -382,6 +384,7 @@ struct Server::Impl {
   }
 
   Response Busy() {
+    refused_bodies.fetch_add(1, std::memory_order_relaxed);
     auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     auto last = last_busy_warning.load(std::memory_order_relaxed);
     if (now - last > std::chrono::steady_clock::duration(std::chrono::seconds(1)).count() &&
@@ -527,6 +530,7 @@ struct Server::Impl {
       }
       if (connections.load(std::memory_order_relaxed) >= max_connections) {
         RefuseConnection(socket);
+        refused_connections.fetch_add(1, std::memory_order_relaxed);
         ++refused;
         auto now = std::chrono::steady_clock::now();
         if (now - last_limit_warning > std::chrono::seconds(1)) {
@@ -626,6 +630,17 @@ void Server::Wait() {
 
 void Server::Stop() {
   impl_->BeginStop();
+}
+
+Server::Stats Server::CurrentStats() const {
+  Stats s;
+  s.connections = impl_->connections.load(std::memory_order_relaxed);
+  s.max_connections = impl_->max_connections;
+  s.body_bytes_held = impl_->body_bytes_held.load(std::memory_order_relaxed);
+  s.max_inflight_body_bytes = impl_->max_inflight_body_bytes;
+  s.refused_connections = impl_->refused_connections.load(std::memory_order_relaxed);
+  s.refused_bodies = impl_->refused_bodies.load(std::memory_order_relaxed);
+  return s;
 }
 
 void Server::RunBlocking(std::function<void()> work) {

@@ -122,6 +122,17 @@ class Server {
   // Stops accepting, lets in-flight requests finish, closes idle connections.
   void Stop();
 
+  // What the limits look like now (for /metrics).
+  struct Stats {
+    int connections = 0;  // open client connections
+    int max_connections = 0;
+    std::size_t body_bytes_held = 0;  // request bodies in memory
+    std::size_t max_inflight_body_bytes = 0;
+    std::uint64_t refused_connections = 0;  // answered 503: over max_connections
+    std::uint64_t refused_bodies = 0;       // answered 503: over max_inflight_body_bytes
+  };
+  Stats CurrentStats() const;
+
   // Runs `work` on the handler pool, where it may block.
   // REQUIRES: Start() succeeded and Wait() has not returned.
   void RunBlocking(std::function<void()> work);

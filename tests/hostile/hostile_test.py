@@ -149,6 +149,28 @@ def raw_exchange(port, data, timeout=10, half_close=False, sender_thread=False):
     return Reply(status, body, "; ".join(str(e) for e in err) or None)
 
 
+def parse_metrics(reply, problems):
+    """{'name{labels}': value} from a Prometheus text response; every line must parse."""
+    out = {}
+    if reply.status != 200:
+        problems.append("/metrics: %r" % reply)
+    for line in reply.text.splitlines():
+        if not line or line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|\+Inf|NaN)$', line)
+        if not m:
+            problems.append("/metrics line does not parse: %r" % line)
+            continue
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def expect_metrics(metrics, want, problems):
+    for name, value in want.items():
+        if metrics.get(name) != value:
+            problems.append("/metrics %s = %s, expected %s" % (name, metrics.get(name), value))
+
+
 # ----------------------------------------------------------------------------- SOAP
 
 def envelope(method, params, ns="urn:xtk:session"):
@@ -923,6 +945,18 @@ def main():
 
         fd_suite.case("%d connections against a 256 file-descriptor limit: 503 over the cap" % flood_size, flood,
                       None, None, None, check=flood_outcome)
+
+        def fd_metrics(reply, problems):
+            m = parse_metrics(reply, problems)
+            cap = re.search(rb"at most (\d+) connections", open(fd.log_path, "rb").read())
+            want = {'stagebridge_http_connections{kind="limit"}': float(cap.group(1)) if cap else -1}
+            expect_metrics(m, want, problems)
+            refused = m.get('stagebridge_http_refused_total{reason="connections"}', 0)
+            if refused < flood_seen.get("refused", 0):
+                problems.append("/metrics counts %s refused connections, the flood saw %s" %
+                                (refused, flood_seen.get("refused")))
+        fd_suite.case("/metrics counts the connections refused", lambda: http_request(fd.port, "GET", "/metrics"),
+                      200, None, None, check=fd_metrics)
         rc = fd.stop()
         fd_suite.report("the fd-limited server stops cleanly on SIGTERM", [] if rc == 0 else ["exit status %s" % rc])
         suite.passed += fd_suite.passed
@@ -931,6 +965,27 @@ def main():
         suite.counts = dbs.snapshot(suite.staging)[1]
 
         data_cases(suite, client)
+
+        def main_metrics(reply, problems):
+            m = parse_metrics(reply, problems)
+            counts = dbs.snapshot(suite.staging)[1]
+            expect_metrics(m, {
+                'stagebridge_http_inflight_body_bytes{kind="held"}': 0,
+                'stagebridge_http_inflight_body_bytes{kind="limit"}': MAX_INFLIGHT,
+                'stagebridge_staging_pending_rows{schema="dem:sampleTable"}': counts["demsampletablestg"],
+            }, problems)
+            for name in ('stagebridge_http_refused_total{reason="body_bytes"}',
+                         'stagebridge_soap_requests_total{method="xtk:session#Ingest"}',
+                         'stagebridge_soap_faults_total{method="xtk:session#Ingest"}',
+                         'stagebridge_soap_faults_total{method="unknown"}',
+                         'stagebridge_soap_request_duration_seconds_count', 'stagebridge_staged_records_total'):
+                if m.get(name, 0) < 1:
+                    problems.append("%s is %s after the hostile run" % (name, m.get(name)))
+            if m.get('stagebridge_soap_faults_total{method="xtk:session#Ingest"}', 0) >= \
+                    m.get('stagebridge_soap_requests_total{method="xtk:session#Ingest"}', 0):
+                problems.append("every Ingest counted as a fault")
+        suite.case("/metrics after the hostile run: calls, faults, refusals, pending rows",
+                   lambda: http_request(server.port, "GET", "/metrics"), 200, None, None, check=main_metrics)
 
         rc = server.stop()
         suite.report("the server stops cleanly on SIGTERM", [] if rc == 0 else
