@@ -459,6 +459,15 @@ struct Server::Impl {
         ~Held() { held.fetch_sub(bytes, std::memory_order_relaxed); }
       } held_guard{body_bytes_held, reserved};
       boost::system::error_code ec;
+      if (reserved > 0 && version >= 11 && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        // The client waits for this before it sends the body (curl above 1 MiB,
+        // .NET by default); a refused body got its final status above instead.
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(kWriteTimeout);
+        std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(kContinue), kAsTuple);
+        if (ec) break;
+        stream.expires_after(kReadTimeout);
+      }
       std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
       if (ec == bhttp::error::body_limit) {
         co_await RefuseTooLarge(stream, version);

@@ -16,6 +16,8 @@
 #include <boost/beast.hpp>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 namespace stagebridge::http {
 namespace {
@@ -181,6 +183,36 @@ TEST_F(ServerTest, ConnectionsOverTheLimitGet503AndAClosedOneFreesItsSlot) {
   }
   EXPECT_EQ(status, 200);
   EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(ServerTest, ExpectContinueGets100BeforeTheBodyAndARefusedBodyItsFinalStatus) {
+  ServerOptions options;
+  options.max_body_bytes = 1024;
+  StartServer(options);
+  tcp::socket s = Connect();
+  asio::write(
+      s, asio::buffer(std::string("POST /x HTTP/1.1\r\nHost: l\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n")));
+  timeval wait{5, 0};  // without the 100, fail instead of waiting for ever
+  ASSERT_EQ(setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait), 0);
+  std::string interim;
+  asio::read_until(s, asio::dynamic_buffer(interim), "\r\n\r\n");
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n") << "sent before the client sends its body";
+  asio::write(s, asio::buffer(std::string("hello")));
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(s, buffer, res);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "POST /x 5 ");
+  // Over the body limit: the final status at once, no 100, no body awaited.
+  tcp::socket big = Connect();
+  asio::write(
+      big,
+      asio::buffer(std::string("POST /x HTTP/1.1\r\nHost: l\r\nExpect: 100-continue\r\nContent-Length: 4096\r\n\r\n")));
+  beast::flat_buffer big_buffer;
+  bhttp::response<bhttp::string_body> refused;
+  bhttp::read(big, big_buffer, refused);
+  EXPECT_EQ(refused.result_int(), 413);
+  EXPECT_EQ(calls_.load(), 1);
 }
 
 TEST_F(ServerTest, ABodyBeyondTheInflightBudgetGets503UntilTheHeldOnesAreDone) {

@@ -197,6 +197,20 @@ check "serve prints its address" grep -qE "^listening on 127.0.0.1:[0-9]+$" <<<"
 port=${line##*:}
 check "ping answers OK" test "$(curl -s "http://127.0.0.1:$port/nl/jsp/ping.jsp" | head -1)" = "OK"
 check "/r/test answers redir OK" grep -q "<redir status='OK'" <<<"$(curl -s "http://127.0.0.1:$port/r/test")"
+# curl sends "Expect: 100-continue" with a body over 1 MiB and waits for the 100
+# (a second, then sends anyway): the server answers it at once; a body over the
+# limit gets its 413 instead, and curl never sends it.
+head -c 2000000 /dev/zero | tr '\0' x >"$work/big.xml"
+out=$(curl -sv -o "$work/big.out" -H "Content-Type: text/xml" -H "SOAPAction: xtk:session#Ingest" \
+  --data-binary @"$work/big.xml" "http://127.0.0.1:$port/nl/jsp/soaprouter.jsp" 2>&1)
+check "a 2 MB POST from curl (Expect: 100-continue) gets 100 Continue" grep -q "^< HTTP/1.1 100 Continue" <<<"$out"
+check "…then its answer: the body read, a fault for what is not XML" grep -q "SOP-330001" "$work/big.out"
+head -c 34000000 /dev/zero | tr '\0' x >"$work/huge.xml"
+out=$(curl -sv -o /dev/null -H "Content-Type: text/xml" --data-binary @"$work/huge.xml" \
+  "http://127.0.0.1:$port/nl/jsp/soaprouter.jsp" 2>&1)
+check "a 34 MB POST from curl gets 413 at once" grep -q "^< HTTP/1.1 413" <<<"$out"
+check "…without a 100 Continue" test "$(grep -c "100 Continue" <<<"$out")" -eq 0
+rm -f "$work/big.xml" "$work/huge.xml"
 kill -TERM "$server_pid"
 wait "$server_pid"
 check "serve exits 0 on SIGTERM" test $? -eq 0
