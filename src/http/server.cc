@@ -68,6 +68,22 @@ Response PlainError(int status, std::string text) {
 
 using WorkGuard = asio::executor_work_guard<asio::io_context::executor_type>;
 
+// Lets a warning through at most once a second, from any thread: a flood must
+// not flood the log too.
+class OncePerSecond {
+ public:
+  bool operator()() {
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_.load(std::memory_order_relaxed);
+    return now - last > kSecond && last_.compare_exchange_strong(last, now, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr auto kSecond =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(1)).count();
+  std::atomic<std::chrono::steady_clock::rep> last_{0};
+};
+
 // Counts one client connection for as long as its coroutine (which owns the
 // ticket) lives.
 class ConnectionTicket {
@@ -275,7 +291,9 @@ struct Server::Impl {
   int max_connections;
   std::atomic<std::size_t> body_bytes_held{0};  // HoldBody
   std::size_t max_inflight_body_bytes;
-  std::atomic<std::chrono::steady_clock::rep> last_busy_warning{0};
+  OncePerSecond busy_warning;
+  OncePerSecond accept_warning;  // accept failed (EMFILE and the like)
+  OncePerSecond limit_warning;   // max_connections reached
   std::atomic<std::uint64_t> refused_connections{0};
   std::atomic<std::uint64_t> refused_bodies{0};
 
@@ -385,10 +403,7 @@ struct Server::Impl {
 
   Response Busy() {
     refused_bodies.fetch_add(1, std::memory_order_relaxed);
-    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    auto last = last_busy_warning.load(std::memory_order_relaxed);
-    if (now - last > std::chrono::steady_clock::duration(std::chrono::seconds(1)).count() &&
-        last_busy_warning.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    if (busy_warning()) {
       spdlog::warn("request bodies in memory at their limit ({} bytes): requests answered 503",
                    max_inflight_body_bytes);
     }
@@ -516,10 +531,6 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  std::chrono::steady_clock::time_point last_accept_warning{};  // the acceptor's thread only
-  std::chrono::steady_clock::time_point last_limit_warning{};
-  std::uint64_t refused = 0;  // connections refused since the last warning
-
   asio::awaitable<void> Accept() {
     while (acceptor && acceptor->is_open()) {
       asio::io_context& ioc = *iocs[next_ioc];
@@ -528,25 +539,17 @@ struct Server::Impl {
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) break;
         // Out of file descriptors and the like: do not spin; say it once a second.
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_accept_warning > std::chrono::seconds(1)) {
-          spdlog::warn("accept failed: {}", ec.message());
-          last_accept_warning = now;
-        }
+        if (accept_warning()) spdlog::warn("accept failed: {}", ec.message());
         asio::steady_timer pause(acceptor->get_executor(), kAcceptRetryDelay);
         co_await pause.async_wait(kAsTuple);
         continue;
       }
       if (connections.load(std::memory_order_relaxed) >= max_connections) {
         RefuseConnection(socket);
-        refused_connections.fetch_add(1, std::memory_order_relaxed);
-        ++refused;
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_limit_warning > std::chrono::seconds(1)) {
-          spdlog::warn("connection limit reached ({} open): {} connection(s) answered 503 and closed", max_connections,
-                       refused);
-          last_limit_warning = now;
-          refused = 0;
+        std::uint64_t refused = refused_connections.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (limit_warning()) {
+          spdlog::warn("connection limit reached ({} open): {} connection(s) answered 503 and closed since the start",
+                       max_connections, refused);
         }
         continue;
       }
