@@ -18,6 +18,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kPermissionDenied: return "Permission denied";
     case Status::Code::kIoError: return "I/O error";
     case Status::Code::kInternal: return "Internal error";
+    case Status::Code::kDeadlineExceeded: return "Deadline exceeded";
   }
   return "Unknown";
 }
@@ -52,6 +53,7 @@ Status CodedError(Status::Code status_code, std::string_view error_code, std::st
     case Status::Code::kAborted: return Status::Aborted(text);
     case Status::Code::kInternal: return Status::Internal(text);
     case Status::Code::kIoError: return Status::IoError(text);
+    case Status::Code::kDeadlineExceeded: return Status::DeadlineExceeded(text);
     case Status::Code::kOk:
     case Status::Code::kInvalidArgument: break;
   }

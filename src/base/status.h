@@ -31,6 +31,7 @@ class [[nodiscard]] Status {
     kPermissionDenied,    // authenticated, but not allowed to do this
     kIoError,
     kInternal,
+    kDeadlineExceeded,  // a statement ran past its time limit and was cancelled
   };
 
   Status() = default;
@@ -45,6 +46,7 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
   static Status IoError(std::string msg) { return {Code::kIoError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status DeadlineExceeded(std::string msg) { return {Code::kDeadlineExceeded, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/commands_operator.h"
+#include "cli/commands_query.h"
 #include "cli/commands_service.h"
 #include "cli/commands_workflow.h"
 #include "cli/config.h"
@@ -109,6 +110,27 @@ int RunCli(int argc, char** argv) {
   svc_add_cmd->add_option("--channel", svc_add.channel, "email (default), mobile, phone, mail or fax");
   CLI::App* svc_list_cmd = service_cmd->add_subcommand("list", "list the services and their subscriber counts");
 
+  QueryOptions query_options;
+  CLI::App* query_cmd = app.add_subcommand(
+      "query", "read staging or cloud rows: a queryDef document (FILE.xml or - for standard input) or a schema");
+  query_cmd
+      ->add_option("target", query_options.target,
+                   "QUERYDEF.xml, - (standard input) or a schema, e.g. dem:sampleTableStg")
+      ->required();
+  query_cmd->add_option("--select", query_options.select,
+                        "expressions to show, comma-separated (default: every attribute)");
+  query_cmd->add_option("--where", query_options.where, "a condition, e.g. \"@testcol1 LIKE 'a%'\" (repeat: AND)");
+  query_cmd->add_option("--order", query_options.order, "order by, comma-separated, each \"EXPR [desc]\"");
+  query_cmd->add_option("--group", query_options.group, "group by these expressions, comma-separated");
+  query_cmd->add_option("--limit", query_options.limit, "rows at most (lineCount)")->check(CLI::NonNegativeNumber);
+  query_cmd->add_option("--start", query_options.start, "rows skipped first, 0-based (startLine)")
+      ->check(CLI::NonNegativeNumber);
+  query_cmd->add_flag("--count", query_options.count, "count the matching rows (operation count)");
+  query_cmd->add_flag("--distinct", query_options.distinct, "drop duplicate rows");
+  query_cmd->add_option("--operation", query_options.operation, "get, getIfExists, select (default) or count");
+  query_cmd->add_option("--format", query_options.format,
+                        "table (default), xml (as ExecuteQuery returns it), json, csv");
+
   CLI::App* config_cmd = app.add_subcommand("config", "configuration");
   config_cmd->require_subcommand(1);
   CLI::App* config_show =
@@ -150,6 +172,7 @@ int RunCli(int argc, char** argv) {
   if (show->parsed()) return CmdSchemaShow(*config, show_dir, show_id, show_internal);
   if (list->parsed()) return CmdSchemaList(*config, list_dir);
   if (config_show->parsed()) return CmdConfigShow(*config);
+  if (query_cmd->parsed()) return CmdQuery(*config, query_options);
   if (wf_run_cmd->parsed()) return CmdWorkflowRun(*config, wf_run);
   if (wf_list->parsed()) return CmdWorkflowList(*config);
   if (wf_history->parsed()) return CmdWorkflowHistory(*config, wf_name, wf_limit, wf_json);

@@ -9,6 +9,7 @@
 #include "auth/authenticator.h"
 #include "cli/app.h"
 #include "cli/commands.h"
+#include "cli/commands_query.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "schema/schema_set.h"
@@ -119,6 +120,10 @@ int CmdServe(const Config& config) {
   subscription::Intake subscriptions(pool, config.Get("cloud_db"), *schemas);
   if (Status s = subscriptions.Prepare(); !s.ok()) return Fail("local database", s);
   deps.subscriptions = &subscriptions;
+  // ExecuteQuery reads on pools of its own: a slow query never holds a
+  // connection the staging writer or the sync needs.
+  query::Engine queries(*schemas, QueryEngineOptionsFrom(config, 4));
+  deps.queries = &queries;
   services::RegisterAll(router, deps);
 
   metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",

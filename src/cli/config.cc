@@ -42,6 +42,9 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"batch_rows", "1000000", "staged rows per cloud transaction in a sync run (memory stays bounded)"},
       {"lease_seconds", "60", "lifetime of a workflow run's lease, renewed while it runs (a crashed holder's expires)"},
       {"history_days", "30", "days of workflow run history kept by cleanup"},
+      {"query_default_rows", "10000", "ExecuteQuery select: rows returned when the queryDef sets no lineCount"},
+      {"query_max_rows", "10000", "ExecuteQuery select: most rows returned (a larger lineCount is clamped)"},
+      {"query_timeout", "30", "ExecuteQuery: seconds a query may run before it is cancelled"},
   };
   return kKeys;
 }
@@ -183,6 +186,14 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "batch_rows", 1, 10000000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lease_seconds", 1, 86400));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "history_days", 1, 36500));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_default_rows", 1, 10000000));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_max_rows", 1, 10000000));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_timeout", 1, 86400));
+  if (std::stoll(config.Get("query_default_rows")) > std::stoll(config.Get("query_max_rows"))) {
+    return Status::InvalidArgument(fmt::format("query_default_rows ({}): {} is above query_max_rows ({})",
+                                               config.origins.at("query_default_rows"),
+                                               config.Get("query_default_rows"), config.Get("query_max_rows")));
+  }
   for (const char* key : {"replicate_schedule", "unsubscribe_schedule", "cleanup_schedule"}) {
     SB_RETURN_IF_ERROR(ValidateSchedule(key, config.Get(key)).WithContext(config.origins.at(key)));
   }

@@ -17,6 +17,7 @@ void AppendMethods(pugi::xml_node schema_el, const soap::ServiceDef& service) {
     pugi::xml_node method = methods.append_child("method");
     method.append_attribute("name") = m.name.c_str();
     if (m.is_static) method.append_attribute("static") = "true";
+    if (m.is_const) method.append_attribute("const") = "true";
     pugi::xml_node params = method.append_child("parameters");
     for (const soap::ParamDef& p : m.params) {
       pugi::xml_node param = params.append_child("param");
@@ -78,6 +79,7 @@ void RegisterAll(soap::Router& router, Deps& deps) {
   router.AddService(MakePersistService(deps));
   router.AddService(MakeReplicationService(deps));
   router.AddService(MakeSubscriptionService(deps));
+  router.AddService(MakeQueryDefService(deps));
 }
 
 }  // namespace stagebridge::services

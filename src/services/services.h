@@ -5,6 +5,7 @@
 //   xtk:persist  GetEntityIfMoreRecent (method discovery, compiled schemas)
 //   nms:replicationStrategy  StartReplicateStagingData (run the staging sync now)
 //   nms:subscription  Subscribe, Unsubscribe (staged requests, applied by ffdaUnsubscribe)
+//   xtk:queryDef  ExecuteQuery, SelectAll (reading staging and cloud schemas back)
 //
 // Thread-safety: the services hold references to thread-safe components only.
 #pragma once
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "auth/authenticator.h"
+#include "query/engine.h"
 #include "schema/schema_set.h"
 #include "soap/router.h"
 #include "staging/writer.h"
@@ -33,12 +35,15 @@ struct Deps {
       start_workflow;
   // Checks and stages Subscribe/Unsubscribe calls; null in processes that do not serve them.
   subscription::Intake* subscriptions = nullptr;
+  // Runs ExecuteQuery; null in processes that do not serve queries.
+  query::Engine* queries = nullptr;
 };
 
 soap::ServiceDef MakeSessionService(Deps& deps);
 soap::ServiceDef MakePersistService(Deps& deps);
 soap::ServiceDef MakeReplicationService(Deps& deps);
 soap::ServiceDef MakeSubscriptionService(Deps& deps);
+soap::ServiceDef MakeQueryDefService(Deps& deps);
 
 // Registers every service on `router`.
 void RegisterAll(soap::Router& router, Deps& deps);

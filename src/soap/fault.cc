@@ -12,7 +12,7 @@ Fault FaultFromStatus(const Status& status, std::string_view service, std::strin
   Fault f;
   auto [code, text] = SplitErrorCode(status.message());
   bool server_side = status.code() == Status::Code::kInternal || status.code() == Status::Code::kIoError ||
-                     status.code() == Status::Code::kUnavailable;
+                     status.code() == Status::Code::kUnavailable || status.code() == Status::Code::kDeadlineExceeded;
   f.client = !server_side;
   if (code.empty()) {
     if (server_side) {

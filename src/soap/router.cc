@@ -47,7 +47,7 @@ struct Router::Pending {
 };
 
 std::size_t MethodDef::input_count() const {
-  std::size_t n = 0;
+  std::size_t n = is_static ? 0 : 1;
   for (const ParamDef& p : params) n += p.out ? 0 : 1;
   return n;
 }

@@ -53,6 +53,12 @@ using MethodDone = std::function<void(MethodResult)>;
 // may happen before the method returns.
 using AsyncMethodFn = std::function<void(CallContext& ctx, MethodDone done)>;
 
+// A static method takes its inputs from its parameters. A non-static one (the
+// platform's entity methods, e.g. xtk:queryDef#ExecuteQuery) first takes the
+// entity it applies to, an XML element sent before the declared inputs (as
+// `document`, `entity`, …: matched by position like every parameter); the
+// entity is not declared in `params` (discovery does not list it), and is
+// args[0] of the call.
 struct MethodDef {
   std::string name;  // "Ingest"
   bool is_static = true;
@@ -63,7 +69,9 @@ struct MethodDef {
   AsyncMethodFn async_fn = {};  // an asynchronous one (exactly one of the two is set);
                                 // defaulted so the blocking form's aggregate
                                 // initializers stay as they are
+  bool is_const = false;        // a non-static method that leaves its entity unchanged
 
+  // Declared inputs, plus the entity of a non-static method.
   std::size_t input_count() const;
 };
 

@@ -53,7 +53,10 @@ std::string GenerateWsdl(const ServiceDef& service, std::string_view location) {
   std::string bindings;
   for (const MethodDef& m : service.methods) {
     std::string in = "<s:element maxOccurs=\"1\" minOccurs=\"1\" name=\"sessiontoken\" type=\"s:string\"/>";
+    if (!m.is_static) in += Element(ParamDef{"entity", "DOMElement"}, false);  // the method's entity comes first
     std::string out;
+    // A non-static method that changes its entity answers it first.
+    if (!m.is_static && !m.is_const) out += Element(ParamDef{"entity", "DOMElement"}, true);
     for (const ParamDef& p : m.params) (p.out ? out : in) += Element(p, p.out);
     types += fmt::format(
         "<s:element name=\"{0}\"><s:complexType><s:sequence>{1}</s:sequence></s:complexType></s:element>", m.name, in);

@@ -13,6 +13,7 @@
 // Thread-safety: a Database is NOT thread-safe; use one per thread (or guard it).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -96,6 +97,12 @@ class Database {
   // statements fail and Commit() reports FailedPrecondition. On SQLite only the
   // failed statement is undone. Callers roll back on any error either way.
   virtual Status Begin() = 0;
+  // Begin() for a transaction that only reads (the query engine's): writes in
+  // it fail, and each statement may run at most `statement_timeout` (0 = no
+  // limit); one that runs longer is cancelled and fails with DeadlineExceeded.
+  // Commit() or Rollback() lifts both. On SQLite the transaction is deferred
+  // (it takes no write lock) and holds a snapshot from its first read.
+  virtual Status BeginReadOnly(std::chrono::milliseconds statement_timeout) = 0;
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
   virtual bool in_transaction() const = 0;
@@ -142,6 +149,11 @@ class Database {
 
 // Opens a connection. SQLite files are opened in WAL mode with foreign keys on
 // and a busy timeout; the parent directory of the file is created if missing.
+// SQLite connections also get two functions PostgreSQL has in its own way, so
+// that queries mean the same on both: sb_like(value, pattern) — LIKE matched
+// case-sensitively with '\' as the escape (PostgreSQL's LIKE), NULL when either
+// is NULL — and sb_to_number(text) — the number a decimal text holds, NULL for
+// any other text.
 // PostgreSQL connections fail with Unavailable when the server cannot be reached.
 Result<std::unique_ptr<Database>> OpenDatabase(std::string_view url);
 

@@ -150,6 +150,9 @@ Status StatusForSqlState(std::string_view state, std::string msg) {
   if (state == "08P01") {
     return Status::InvalidArgument(std::move(msg));  // e.g. wrong parameter count
   }
+  if (state == "57014") {
+    return Status::DeadlineExceeded(std::move(msg));  // statement_timeout (or a cancel request)
+  }
   std::string_view cls = state.substr(0, 2);
   if (cls == "40") {
     return Status::Aborted(std::move(msg));
@@ -477,6 +480,20 @@ Status PostgresDatabase::Begin() {
   }
   SB_RETURN_IF_ERROR(EnsureConnected());
   SB_RETURN_IF_ERROR(RunSimple("BEGIN").status());
+  in_transaction_ = true;
+  return Status::Ok();
+}
+
+// One round trip: the simple protocol runs the three statements in one message.
+// SET LOCAL ends with the transaction.
+Status PostgresDatabase::BeginReadOnly(std::chrono::milliseconds statement_timeout) {
+  if (in_transaction_) {
+    return Status::FailedPrecondition("a transaction is already open");
+  }
+  SB_RETURN_IF_ERROR(EnsureConnected());
+  SB_RETURN_IF_ERROR(
+      RunSimple("BEGIN READ ONLY; SET LOCAL statement_timeout = " + std::to_string(statement_timeout.count()))
+          .status());
   in_transaction_ = true;
   return Status::Ok();
 }

@@ -41,6 +41,7 @@ class PostgresDatabase final : public Database {
   Result<std::vector<Row>> Query(std::string_view sql, const Params& params) override;
   Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) override;
   Status Begin() override;
+  Status BeginReadOnly(std::chrono::milliseconds statement_timeout) override;
   Status Commit() override;
   Status Rollback() override;
   bool in_transaction() const override { return in_transaction_; }

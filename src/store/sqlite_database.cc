@@ -1,10 +1,13 @@
 // sqlite_database.cc — the SQLite driver: connection, statement cache, transactions, bulk insert.
 #include "store/sqlite_database.h"
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <climits>
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include "store/table_spec.h"
 
@@ -97,6 +100,95 @@ SqliteDatabase::CachedStatement::~CachedStatement() {
 SqliteDatabase::SqliteDatabase(sqlite3* db, std::string redacted_url)
     : db_(db), redacted_url_(std::move(redacted_url)) {}
 
+namespace {
+
+// Bytes of the UTF-8 sequence that starts with `lead` (1 for a stray byte).
+std::size_t Utf8Length(unsigned char lead) {
+  if (lead >= 0xF0) return 4;
+  if (lead >= 0xE0) return 3;
+  if (lead >= 0xC0) return 2;
+  return 1;
+}
+
+// PostgreSQL's LIKE: case-sensitive, '%' any run, '_' one character, '\\'
+// escapes the next character. Iterative (one backtrack point per '%'), so no
+// pattern can make it recurse.
+bool MatchLike(std::string_view s, std::string_view p) {
+  std::size_t si = 0;
+  std::size_t pi = 0;
+  std::size_t star_p = std::string_view::npos;
+  std::size_t star_s = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '%') {
+      star_p = ++pi;
+      star_s = si;
+      continue;
+    }
+    if (pi < p.size()) {
+      std::size_t s_len = std::min(Utf8Length(static_cast<unsigned char>(s[si])), s.size() - si);
+      if (p[pi] == '_') {
+        si += s_len;
+        ++pi;
+        continue;
+      }
+      std::size_t at = p[pi] == '\\' && pi + 1 < p.size() ? pi + 1 : pi;
+      std::size_t p_len = std::min(Utf8Length(static_cast<unsigned char>(p[at])), p.size() - at);
+      if (p_len == s_len && p.substr(at, p_len) == s.substr(si, s_len)) {
+        si += s_len;
+        pi = at + p_len;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    star_s += std::min(Utf8Length(static_cast<unsigned char>(s[star_s])), s.size() - star_s);
+    si = star_s;
+    pi = star_p;
+  }
+  while (pi < p.size() && p[pi] == '%') ++pi;
+  return pi == p.size();
+}
+
+std::string_view TextArg(sqlite3_value* v) {
+  const unsigned char* text = sqlite3_value_text(v);
+  return text == nullptr
+             ? std::string_view()
+             : std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(sqlite3_value_bytes(v)));
+}
+
+void SbLike(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(ctx);
+    return;
+  }
+  std::string value(TextArg(argv[0]));  // copied: the second text conversion may invalidate the first
+  sqlite3_result_int(ctx, MatchLike(value, TextArg(argv[1])) ? 1 : 0);
+}
+
+void SbToNumber(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  int type = sqlite3_value_type(argv[0]);
+  if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) {
+    sqlite3_result_double(ctx, sqlite3_value_double(argv[0]));
+    return;
+  }
+  std::string_view text = TextArg(argv[0]);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  bool ok = type != SQLITE_NULL && !text.empty() && ec == std::errc() && end == text.data() + text.size() &&
+            text.find_first_of("xXnN") == std::string_view::npos;  // no hex, inf or nan
+  if (ok) {
+    sqlite3_result_double(ctx, v);
+  } else {
+    sqlite3_result_null(ctx);
+  }
+}
+
+constexpr int kProgressSteps = 1000;
+
+}  // namespace
+
 SqliteDatabase::~SqliteDatabase() {
   cache_.clear();
   lru_.clear();  // finalizes the cached statements before the connection closes
@@ -125,6 +217,12 @@ Result<std::unique_ptr<Database>> SqliteDatabase::Open(const DatabaseUrl& url) {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  sqlite3_progress_handler(raw, kProgressSteps, &SqliteDatabase::OnProgress, db.get());
+  for (auto [name, fn, args] : {std::tuple{"sb_like", &SbLike, 2}, std::tuple{"sb_to_number", &SbToNumber, 1}}) {
+    rc = sqlite3_create_function_v2(raw, name, args, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, fn, nullptr, nullptr,
+                                    nullptr);
+    if (rc != SQLITE_OK) return Status::Internal(std::string("cannot register ") + name + ": " + sqlite3_errstr(rc));
+  }
   Status status = db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
   if (!status.ok()) {
     return status.WithContext("cannot open " + url.redacted);
@@ -140,9 +238,11 @@ Status SqliteDatabase::Error(int rc) const {
         return Status::AlreadyExists(std::move(message));
       }
       return Status::FailedPrecondition(std::move(message));
+    case SQLITE_INTERRUPT:
+      if (timed_out_) return Status::DeadlineExceeded("the statement ran past its time limit");
+      return Status::Unavailable(std::move(message));
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_INTERRUPT: return Status::Unavailable(std::move(message));
+    case SQLITE_LOCKED: return Status::Unavailable(std::move(message));
     case SQLITE_ERROR:
     case SQLITE_MISMATCH:
     case SQLITE_RANGE:
@@ -165,7 +265,17 @@ Status SqliteDatabase::Exec(const char* sql) {
   return rc == SQLITE_OK ? Status::Ok() : Error(rc);
 }
 
+int SqliteDatabase::OnProgress(void* self) {
+  auto* db = static_cast<SqliteDatabase*>(self);
+  if (db->statement_timeout_.count() == 0 || std::chrono::steady_clock::now() < db->statement_deadline_) return 0;
+  db->timed_out_ = true;
+  return 1;  // interrupts the statement: SQLITE_INTERRUPT
+}
+
 Result<SqliteDatabase::CachedStatement> SqliteDatabase::Prepare(std::string_view sql) {
+  // Every statement is checked out here right before it runs: its time starts now.
+  timed_out_ = false;
+  if (statement_timeout_.count() > 0) statement_deadline_ = std::chrono::steady_clock::now() + statement_timeout_;
   std::string key(sql);
   if (auto it = cache_.find(key); it != cache_.end()) {
     StatementPtr stmt = std::move(it->second->second);
@@ -298,6 +408,24 @@ Status SqliteDatabase::Begin() {
   return Status::Ok();
 }
 
+Status SqliteDatabase::BeginReadOnly(std::chrono::milliseconds statement_timeout) {
+  if (in_transaction_) {
+    return Status::FailedPrecondition("a transaction is already open");
+  }
+  SB_RETURN_IF_ERROR(Exec("BEGIN DEFERRED; PRAGMA query_only = 1"));
+  in_transaction_ = true;
+  read_only_ = true;
+  statement_timeout_ = statement_timeout;
+  return Status::Ok();
+}
+
+void SqliteDatabase::EndReadOnly() {
+  if (!read_only_) return;
+  read_only_ = false;
+  statement_timeout_ = std::chrono::milliseconds(0);
+  (void)Exec("PRAGMA query_only = 0");
+}
+
 // Whatever happens, no transaction is open afterwards: a COMMIT that fails
 // (SQLITE_BUSY, I/O error) is followed by a ROLLBACK.
 Status SqliteDatabase::Commit() {
@@ -305,6 +433,7 @@ Status SqliteDatabase::Commit() {
     return Status::FailedPrecondition("COMMIT without an open transaction");
   }
   in_transaction_ = false;
+  EndReadOnly();
   if (sqlite3_get_autocommit(db_)) {
     return Status::FailedPrecondition("the transaction was rolled back by an earlier error");
   }
@@ -320,6 +449,7 @@ Status SqliteDatabase::Rollback() {
     return Status::Ok();
   }
   in_transaction_ = false;
+  EndReadOnly();
   if (sqlite3_get_autocommit(db_)) {
     return Status::Ok();  // SQLite already rolled it back
   }

@@ -14,6 +14,7 @@
 // Thread-safety: one connection opened without SQLite's mutex; not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <list>
 #include <memory>
 #include <string>
@@ -38,6 +39,7 @@ class SqliteDatabase final : public Database {
   Result<std::vector<Row>> Query(std::string_view sql, const Params& params) override;
   Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) override;
   Status Begin() override;
+  Status BeginReadOnly(std::chrono::milliseconds statement_timeout) override;
   Status Commit() override;
   Status Rollback() override;
   bool in_transaction() const override { return in_transaction_; }
@@ -83,9 +85,19 @@ class SqliteDatabase final : public Database {
   Status Error(int rc) const;
   Status Exec(const char* sql);
 
+  // Called by SQLite every kProgressSteps virtual-machine steps: interrupts a
+  // statement past its deadline.
+  static int OnProgress(void* self);
+  // Ends a read-only transaction's settings (Commit, Rollback).
+  void EndReadOnly();
+
   sqlite3* db_;
   std::string redacted_url_;
   bool in_transaction_ = false;
+  bool read_only_ = false;
+  std::chrono::milliseconds statement_timeout_{0};              // 0 = none
+  std::chrono::steady_clock::time_point statement_deadline_{};  // of the statement being run
+  bool timed_out_ = false;                                      // the last interrupt was the deadline
   // Most recently returned first.
   std::list<std::pair<std::string, StatementPtr>> lru_;
   std::unordered_map<std::string, std::list<std::pair<std::string, StatementPtr>>::iterator> cache_;
