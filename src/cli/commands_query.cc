@@ -179,8 +179,9 @@ void PrintTable(const query::QueryResult& r, std::ostream& out) {
   print(header);
   print(rule);
   for (const auto& line : cells) print(line);
-  if (r.operation == query::Operation::kSelect)
+  if (r.operation == query::Operation::kSelect) {
     out << "(" << r.rows.size() << (r.rows.size() == 1 ? " row)\n" : " rows)\n");
+  }
 }
 
 }  // namespace

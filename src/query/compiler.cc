@@ -84,8 +84,9 @@ Result<std::string> AliasName(std::string_view alias, std::string_view where) {
       return bad("letters, digits, '_', '-' and '.' only");
     }
   }
-  if (Lower(name.substr(0, std::min<std::size_t>(3, name.size()))) == "xml")
+  if (Lower(name.substr(0, std::min<std::size_t>(3, name.size()))) == "xml") {
     return bad("names starting with 'xml' are reserved");
+  }
   return std::string(name);
 }
 
@@ -869,8 +870,9 @@ Result<CompiledQuery> Compiler::Run(const QueryDef& q) {
   if (!having.empty()) group_clause += " HAVING " + having;
 
   std::vector<std::string> select_sql;
-  for (std::size_t i = 0; i < columns.size(); ++i)
+  for (std::size_t i = 0; i < columns.size(); ++i) {
     select_sql.push_back(fmt::format("{} AS c{}", columns[i].sql.text, i));
+  }
   std::string list = fmt::format("{}", fmt::join(select_sql, ", "));
 
   if (q.operation == Operation::kCount) {

@@ -460,8 +460,9 @@ class Parser {
         if (t.text != "(") return Error(t.pos, fmt::format("unexpected '{}'", t.text));
         SB_RETURN_IF_ERROR(Next());
         SB_ASSIGN_OR_RETURN(ExprPtr inner, ParseOr());
-        if (!IsSymbol(")"))
+        if (!IsSymbol(")")) {
           return Error(tok_.pos, fmt::format("expected ')' to close the '(' at position {}", t.pos + 1));
+        }
         SB_RETURN_IF_ERROR(Next());
         return inner;
       }

@@ -38,8 +38,9 @@ std::string FormatDatetime(const std::string& text) {
 }
 
 std::string FormatDouble(double d) {
-  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15)
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
     return fmt::format("{}", static_cast<std::int64_t>(d));
+  }
   return fmt::format("{}", d);
 }
 

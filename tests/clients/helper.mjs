@@ -8,7 +8,9 @@
 // the server printed "listening on HOST:PORT" (no sleeps); server.stop() sends
 // SIGTERM and waits for the exit. env.rows(sql) reads the local (staging)
 // database, env.cloudRows(sql) the cloud one, with the sqlite3 / psql
-// command-line tools.
+// command-line tools; env.runWorkflow(name) runs `workflow run NAME --json` on
+// the env's databases. rejection(promise) and recordSoapCalls(client) (the SOAP
+// calls an acc-js-sdk client makes, with their bodies) help the client tests.
 //
 // Needs: STAGEBRIDGE_BIN, STAGEBRIDGE_SOURCE_DIR; for postgres
 // STAGEBRIDGE_TEST_PG_URL (scripts/with-postgres.sh sets it). A missing variable
@@ -145,6 +147,14 @@ class Env {
     return Number(this.rows('SELECT count(*) AS n FROM DemSampleTableStg')[0].n);
   }
 
+  /** `stagebridge workflow run NAME --json` on this env's databases; the run's JSON, parsed. */
+  runWorkflow(name) {
+    const out = this.sb(['workflow', 'run', name, '--json']);
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`workflow run ${name}: no JSON line in ${JSON.stringify(out)}`);
+    return JSON.parse(line);
+  }
+
   async cleanup() {
     for (const s of this.servers) await s.stop().catch(() => {});
     for (const name of this.pgDatabases) {
@@ -200,6 +210,40 @@ class Server {
     }
     return this.exitCode;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Client helpers
+
+/** The rejection of `promise`; fails the test when it resolves. */
+export async function rejection(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/**
+ * Records the SOAP calls an acc-js-sdk client makes, through its observer hooks:
+ * `calls` holds {method: 'urn#Method', request, response, failure} in call order
+ * (request/response are the SDK's own copies of the bodies, tokens masked as ***).
+ */
+export function recordSoapCalls(client) {
+  const rec = { calls: [] };
+  const current = new WeakMap();
+  client.registerObserver({
+    onSOAPCall: (call, request) => {
+      const entry = { method: `${call.urn}#${call.methodName}`, request };
+      current.set(call, entry);
+      rec.calls.push(entry);
+    },
+    onSOAPCallSuccess: (call, response) => { if (current.has(call)) current.get(call).response = response; },
+    onSOAPCallFailure: (call, ex) => { if (current.has(call)) current.get(call).failure = ex; },
+  });
+  rec.methods = () => rec.calls.map((c) => c.method);
+  return rec;
 }
 
 // ---------------------------------------------------------------------------
