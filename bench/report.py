@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py — writes the benchmark report of bench/run.sh.
 
-  report.py --out DIR [--only 1,2,3,4,5,6] [--before OLD_DIR]
+  report.py --out DIR [--only 1,2,3,4,5,6,7] [--before OLD_DIR]
   report.py --peak RESULTS_TSV
 
 Reads DIR/results.tsv (one line per measurement and round), DIR/meta.env and
@@ -31,6 +31,7 @@ TITLES = {
     "5": "SQLite: unitary Ingest vs raw insert loop (autocommit)",
     "5b": "SQLite: Ingest collection vs raw loop of one transaction per batch",
     "6": "unitary Ingest latency at half the peak throughput",
+    "7": "ExecuteQuery over HTTP vs the same SQL in psql",
 }
 # scenario → (target, "min" when higher is better / "max" when lower is better)
 TARGETS = {"1": (1.0, "min"), "2": (0.7, "min"), "3": (1.0, "min"), "4": (0.8, "min"), "4mem": (1.5, "max")}
@@ -192,6 +193,13 @@ def summary_rows(groups, meta):
                 out.append(("5", TITLES["5b"], "%s records/call, %s clients (loop: 1 process)" % (batch, clients),
                             "%s (%s calls/s)" % (fmt_n(g.sb, "rows/s"), fmt_n(g.x("calls_per_s"))),
                             fmt_n(g.base, "rows/s"), ratio, "—", "for the record", g))
+        elif scn == "7":
+            op = g.rows[0]["extra"].get("op", "?")
+            rows = fmt_n(num(g.rows[0]["extra"].get("rows")))
+            what = ("select of %s rows (ordered by @id) out of %s" % (fmt_n(num(batch)), rows)) if op == "select" \
+                else "count over %s rows" % rows
+            out.append(("7", TITLES["7"], "%s, median of %d round(s)" % (what, len(g.rows)),
+                        "%s ms" % fmt_n(g.x("sb_ms")), "%s ms" % fmt_n(g.x("psql_ms")), ratio, "—", "for the record", g))
         elif scn == "6":
             out.append(("6", TITLES["6"],
                         "%s connections paced to %s req/s = ½ of the peak %s req/s" % (
@@ -293,7 +301,7 @@ def plot(out_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
-    ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7")
     ap.add_argument("--before")
     ap.add_argument("--peak")
     a = ap.parse_args()

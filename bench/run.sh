@@ -16,6 +16,8 @@
 #      peak RSS at 100 k and 1 M rows                                          (must stay flat)
 #   5  scenarios 1 and 2 on the embedded SQLite default vs a raw SQLite loop    (for the record)
 #   6  p50/p99 latency of unitary Ingest paced at half the peak throughput of 1
+#   7  ExecuteQuery: a select of 10 000 rows and a count over 1 M staged rows
+#      vs the same SQL in psql (\timing), each the median of its repetitions   (for the record)
 #
 # --quick: tiny durations and counts (about a minute), the mode the test suite runs;
 # it checks the harness, not the speed: a missed target never fails a run. Any run
@@ -32,7 +34,7 @@ root=$PWD
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-quick=0 out="" only="1,2,3,4,5,6" before="" seconds="" rounds="" clients="" sync_rows=""
+quick=0 out="" only="1,2,3,4,5,6,7" before="" seconds="" rounds="" clients="" sync_rows=""
 orig_args=("$@")
 while (($#)); do
   case $1 in
@@ -79,11 +81,11 @@ if ((quick)); then
   # measurement lasts on a sanitizer build, and then no call completes.
   : "${seconds:=1}" "${rounds:=1}" "${clients:=1 8 32}" "${sync_rows:=2000}"
   batch_sizes="10 100" batch_clients=8 upsert_clients="8" keys=1000 sync_rounds=1 latency_seconds=3
-  sqlite_rounds=1 mode=quick
+  sqlite_rounds=1 mode=quick query_rows=20000 query_select=1000 query_reps=3
 else
   : "${seconds:=8}" "${rounds:=3}" "${clients:=1 8 32 128}" "${sync_rows:=1000000}"
   batch_sizes="100 1000" batch_clients=8 upsert_clients="8 32" keys=10000 sync_rounds=${BENCH_SYNC_ROUNDS:-3}
-  latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full
+  latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full query_rows=1000000 query_select=10000 query_reps=10
 fi
 out=${out:-bench/report}
 mkdir -p "$out"
@@ -478,11 +480,72 @@ sqlite_scenarios() {
   stop_server
 }
 
+# ------------------------------------------------------------------ scenario 7: ExecuteQuery
+# query_post FILE BODY: one ExecuteQuery over HTTP; prints curl's total time (s).
+query_post() {
+  curl -s -o "$1" -w '%{time_total}\n' -X POST "http://127.0.0.1:$port/nl/jsp/soaprouter.jsp" \
+    -H 'SOAPAction: xtk:queryDef#ExecuteQuery' -H 'Content-Type: text/xml' \
+    -H "Cookie: __sessiontoken=$SB_TOKEN" -H "X-Security-Token: $SB_SECURITY" --data-binary "$2"
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+query_envelope() {  # query_envelope QUERYDEF
+  echo "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:urn=\"urn:xtk:queryDef\"><soapenv:Body><urn:ExecuteQuery><urn:sessiontoken/><urn:entity>$1</urn:entity></urn:ExecuteQuery></soapenv:Body></soapenv:Envelope>"
+}
+# query_case NAME ENVELOPE SQL CHECK_PATTERN CHECK_COUNT: sets q_sb_ms q_psql_ms (medians)
+query_case() {
+  local name=$1 body=$2 sql=$3 pattern=$4 want=$5 url=$6 i t times=() got
+  for ((i = 0; i < query_reps; i++)); do
+    t=$(query_post "$work/$name.xml" "$body")
+    times+=("$t")
+  done
+  got=$(grep -o "$pattern" "$work/$name.xml" | wc -l)
+  if [[ $got != "$want" ]]; then
+    fail "7 $name: the answer holds $got × '$pattern', not $want (raw/s7-$name.xml)"
+    cp "$work/$name.xml" "$raw/s7-$name.xml"
+  fi
+  printf '%s\n' "${times[@]}" >"$raw/s7-$name-sb.txt"
+  q_sb_ms=$(printf '%s\n' "${times[@]}" | median | awk '{ printf "%.3f", $1 * 1000 }')
+  local script=$work/$name.sql
+  { echo '\timing on'; for ((i = 0; i < query_reps; i++)); do echo "$sql;"; done; } >"$script"
+  psql -qX -o /dev/null -f "$script" "$url" >"$raw/s7-$name-psql.txt" 2>&1 || fail "7 $name: psql failed (raw/s7-$name-psql.txt)"
+  q_psql_ms=$(grep -oP '^Time: \K[0-9.]+' "$raw/s7-$name-psql.txt" | median)
+  [[ -n $q_psql_ms ]] || fail "7 $name: psql printed no timing (raw/s7-$name-psql.txt)"
+}
+
+query_scenario() {
+  local url r
+  pg_db query
+  url=$db_url
+  start_server query "$url"
+  log "7: $query_rows staged rows for the queries"
+  psql -qX -v ON_ERROR_STOP=1 "$url" >"$raw/s7-fill.txt" 2>&1 <<SQL || fail "7: filling the staging table failed"
+INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, sTestcol2, iStgSeq)
+  SELECT 'q' || lpad(g::text, 8, '0'), 'value ' || g, 'other ' || g, g FROM generate_series(1, $query_rows) g;
+ANALYZE DemSampleTableStg;
+SQL
+  local select_def="<queryDef schema=\"dem:sampleTableStg\" operation=\"select\" lineCount=\"$query_select\"><select><node expr=\"@id\"/><node expr=\"@testcol1\"/><node expr=\"@testcol2\"/></select><orderBy><node expr=\"@id\"/></orderBy></queryDef>"
+  local select_sql="SELECT uSampleTableId, sTestcol1, sTestcol2 FROM DemSampleTableStg ORDER BY uSampleTableId COLLATE \"C\" LIMIT $query_select"
+  local count_def='<queryDef schema="dem:sampleTableStg" operation="count"/>'
+  for ((r = 1; r <= rounds; r++)); do
+    log "7: select of $query_select rows, ExecuteQuery vs psql, $query_reps repetitions, round $r"
+    query_case "select-r$r" "$(query_envelope "$select_def")" "$select_sql" '<sampleTableStg ' "$query_select" "$url"
+    record 7 postgres 1 "$query_select" "$r" "$(calc "1000 / $q_sb_ms" 2)" "$(calc "1000 / $q_psql_ms" 2)" queries/s \
+      "op=select;sb_ms=$q_sb_ms;psql_ms=$q_psql_ms;rows=$query_rows;load=$(loadavg)"
+    log "7: count over $query_rows rows, ExecuteQuery vs psql, $query_reps repetitions, round $r"
+    query_case "count-r$r" "$(query_envelope "$count_def")" "SELECT COUNT(*) FROM DemSampleTableStg" \
+      "count=\"$query_rows\"" 1 "$url"
+    record 7 postgres 1 count "$r" "$(calc "1000 / $q_sb_ms" 2)" "$(calc "1000 / $q_psql_ms" 2)" queries/s \
+      "op=count;sb_ms=$q_sb_ms;psql_ms=$q_psql_ms;rows=$query_rows;load=$(loadavg)"
+  done
+  stop_server
+}
+
 # ------------------------------------------------------------------ run
 log "bench ($mode): out $out, binary ${bin#"$root"/}, PostgreSQL $pg_url"
 if want 1 || want 2 || want 3 || want 6; then pg_ingest_scenarios; fi
 if want 4; then sync_scenario; fi
 if want 5; then sqlite_scenarios; fi
+if want 7; then query_scenario; fi
 {
   echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "elapsed_s=$(calc "$(now) - $started" 0)"
