@@ -237,6 +237,12 @@ class Compiler {
     return Status::Internal("not a literal");
   }
 
+  // "(x)" → "x", for SQL this compiler wrapped itself.
+  static std::string Unwrap(const std::string& text) {
+    if (text.size() >= 2 && text.front() == '(' && text.back() == ')') return text.substr(1, text.size() - 2);
+    return text;
+  }
+
   static bool IsLiteral(const Expr& e) {
     switch (e.kind) {
       case ExprKind::kString:
@@ -339,12 +345,18 @@ class Compiler {
                         "[@{}-id].",
                         Quote(e.text), what_, Quote(e.text.substr(0, e.text.find('/')))));
       case ExprKind::kNot: {
+        // NOT NOT x is x (also under SQL's three-valued logic): no nesting to pay for.
+        if (e.args[0]->kind == ExprKind::kNot) {
+          SB_ASSIGN_OR_RETURN(Sql inner, Emit(*e.args[0]->args[0], std::nullopt));
+          return AsPredicate(std::move(inner), "the operand of NOT");
+        }
         SB_ASSIGN_OR_RETURN(Sql a, Emit(*e.args[0], std::nullopt));
         SB_ASSIGN_OR_RETURN(a, AsPredicate(std::move(a), "the operand of NOT"));
         a.text = "(NOT " + a.text + ")";
         return a;
       }
       case ExprKind::kNegate: {
+        if (e.args[0]->kind == ExprKind::kNegate) return Emit(*e.args[0]->args[0], std::nullopt);
         SB_ASSIGN_OR_RETURN(Sql a, Emit(*e.args[0], std::nullopt));
         a = AsValue(std::move(a));
         if (!IsNumeric(a.type) && a.type != ValueType::kNull) {
@@ -363,7 +375,8 @@ class Compiler {
         SB_ASSIGN_OR_RETURN(Sql b, Emit(*e.args[1], std::nullopt));
         SB_ASSIGN_OR_RETURN(b, AsPredicate(std::move(b), fmt::format("the right operand of {}", e.op)));
         Sql s;
-        s.text = "(" + a.text + " " + e.op + " " + b.text + ")";
+        // A chain (a OR b OR c) is written flat, as SQLite's parser needs it.
+        s.text = "(" + (e.args[0]->kind == e.kind ? Unwrap(a.text) : a.text) + " " + e.op + " " + b.text + ")";
         s.type = ValueType::kBoolean;
         s.predicate = true;
         s.aggregate = a.aggregate || b.aggregate;
@@ -456,7 +469,8 @@ class Compiler {
       auto text = [](const Sql& x) {
         return x.type == ValueType::kString || x.type == ValueType::kNull ? x.text : "CAST(" + x.text + " AS TEXT)";
       };
-      s.text = "(" + text(a) + " || " + text(b) + ")";
+      bool chain = e.args[0]->kind == ExprKind::kArith && e.args[0]->op == "+" && a.type == ValueType::kString;
+      s.text = "(" + (chain ? Unwrap(a.text) : text(a)) + " || " + text(b) + ")";
       s.type = ValueType::kString;
       return s;
     }
@@ -471,7 +485,12 @@ class Compiler {
       s.type = ValueType::kDouble;
       return s;
     }
-    s.text = "(" + a.text + " " + e.op + " " + b.text + ")";
+    // Left-associative chains of one precedence are written flat: (a + b - c), (a * b * c).
+    const Expr& left = *e.args[0];
+    bool additive = e.op == "+" || e.op == "-";
+    bool chain = left.kind == ExprKind::kArith && a.type != ValueType::kString &&
+                 ((additive && (left.op == "+" || left.op == "-")) || (e.op == "*" && left.op == "*"));
+    s.text = "(" + (chain ? Unwrap(a.text) : a.text) + " " + e.op + " " + b.text + ")";
     s.type = a.type == ValueType::kDouble || b.type == ValueType::kDouble ? ValueType::kDouble : ValueType::kInteger;
     return s;
   }
@@ -627,7 +646,7 @@ class Compiler {
       SB_RETURN_IF_ERROR(Arity(e, 1, 1));
       SB_ASSIGN_OR_RETURN(Sql a, Arg(e, 0, ValueType::kDatetime));
       SB_RETURN_IF_ERROR(Expect(e, a, IsTemporal(a.type), "a date or a datetime"));
-      s.text = pg_ ? fmt::format("CAST(EXTRACT({} FROM {}) AS INTEGER)", part->second.first, a.text)
+      s.text = pg_ ? fmt::format("CAST(FLOOR(EXTRACT({} FROM {})) AS INTEGER)", part->second.first, a.text)
                    : fmt::format("CAST(strftime('{}', {}) AS INTEGER)", part->second.second, a.text);
       s.type = ValueType::kInteger;
       s.aggregate = a.aggregate;
@@ -926,7 +945,50 @@ std::vector<const schema::Attribute*> PublicAttributes(const schema::Schema& sch
 Result<CompiledQuery> Compile(const QueryDef& query, const schema::Schema& schema, store::DialectKind dialect,
                               const CompileOptions& options) {
   Compiler compiler(schema, dialect, options);
-  return compiler.Run(query);
+  SB_ASSIGN_OR_RETURN(CompiledQuery compiled, compiler.Run(query));
+  // SQLite's parser has a fixed stack: a query it cannot parse is refused here,
+  // by the nesting of its SQLite form, on both databases alike.
+  std::string sqlite_sql = compiled.sql;
+  if (dialect != DialectKind::kSqlite) {
+    Compiler lite(schema, DialectKind::kSqlite, options);
+    SB_ASSIGN_OR_RETURN(CompiledQuery other, lite.Run(query));
+    sqlite_sql = std::move(other.sql);
+  }
+  if (std::size_t nesting = SqlNesting(sqlite_sql); nesting > kMaxSqlNesting) {
+    return CodedError(Status::Code::kInvalidArgument, codes::kLimits,
+                      fmt::format("The query is nested too deeply for the database ({} levels, at most {}; a "
+                                  "function call counts 3, a parenthesis 1): simplify its expressions.",
+                                  nesting, kMaxSqlNesting));
+  }
+  return compiled;
+}
+
+std::size_t SqlNesting(std::string_view sql) {
+  std::vector<std::size_t> costs;
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '(') {
+      bool call = i > 0 && (std::isalnum(static_cast<unsigned char>(sql[i - 1])) != 0 || sql[i - 1] == '_');
+      bool cases = sql.substr(i + 1, 5) == "CASE ";
+      std::size_t cost = call || cases ? 3 : 1;
+      costs.push_back(cost);
+      depth += cost;
+      deepest = std::max(deepest, depth);
+    } else if (c == ')' && !costs.empty()) {
+      depth -= costs.back();
+      costs.pop_back();
+    }
+  }
+  return deepest;
 }
 
 }  // namespace stagebridge::query

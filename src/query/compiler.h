@@ -56,7 +56,13 @@ struct CompileOptions {
 // the sync's bookkeeping, in schema order.
 std::vector<const schema::Attribute*> PublicAttributes(const schema::Schema& schema);
 
-// REQUIRES: `query.schema` names `schema`.
+// How deep the SQL nests for SQLite's parser (its stack holds 100 entries in
+// Debian's build): a parenthesis counts 1, a function call or a (CASE …) 3.
+std::size_t SqlNesting(std::string_view sql);
+inline constexpr std::size_t kMaxSqlNesting = 90;
+
+// REQUIRES: `query.schema` names `schema`. A query whose SQLite form nests
+// deeper than kMaxSqlNesting is refused (QRY-200008) on both dialects.
 Result<CompiledQuery> Compile(const QueryDef& query, const schema::Schema& schema, store::DialectKind dialect,
                               const CompileOptions& options = {});
 

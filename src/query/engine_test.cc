@@ -471,6 +471,45 @@ TEST_P(EngineTest, ALongQueryIsCancelledAtItsTimeout) {
   EXPECT_TRUE(write.ok()) << write.status().ToString();
 }
 
+TEST_P(EngineTest, LongChainsAndDeepNestingAreAcceptedAlikeOnBothDatabases) {
+  StageFixtures();
+  std::string ors = "@id = 'x0'";
+  for (int i = 1; i < 200; ++i) ors += " OR @id = 'x" + std::to_string(i) + "'";
+  EXPECT_EQ(Ids(ors + " OR @id = 'T2'"), "T2");
+  std::string ands = "@id = 'T3'";
+  for (int i = 0; i < 200; ++i) ands += " AND @testcol2 = 'three'";
+  EXPECT_EQ(Ids(ands), "T3");
+  std::string sum = "Length(@id)";
+  for (int i = 1; i < 120; ++i) sum += " + 1";
+  EXPECT_EQ(Ids(sum + " = 121 AND @id = 'T1'"), "T1");
+  std::string concat = "@id";
+  for (int i = 0; i < 100; ++i) concat += " + '-'";
+  EXPECT_EQ(Ids(concat + " = 'T4" + std::string(100, '-') + "'"), "T4");
+  std::string nots;
+  for (int i = 0; i < 50; ++i) nots += "NOT ";
+  EXPECT_EQ(Ids(nots + "(@id = 'T1')"), "T1");
+  EXPECT_EQ(Ids("NOT " + nots + "(@id = 'T1')"), "T2,T3,T4");
+  auto nested = [](int n) {
+    std::string e = "@testcol1";
+    for (int i = 0; i < n; ++i) e = "Lower(" + e + ")";
+    return e + " = 'alpha'";
+  };
+  EXPECT_EQ(Ids(nested(20)), "T1");
+  // Beyond what SQLite's parser holds: refused on both databases, never a
+  // database error on one of them only.
+  EXPECT_EQ(Ids(nested(40)).substr(0, 10), "QRY-200008");
+  EXPECT_EQ(Ids(std::string(60, '(') + "@id = 'T1'" + std::string(60, ')')), "T1");
+}
+
+TEST_P(EngineTest, DatePartsTakeTheIntegerPart) {
+  StageFixtures();
+  EXPECT_EQ(Run(R"q(<queryDef schema="dem:sampleTableStg" operation="get"><select>
+      <node expr="Second(#2026-12-01 10:20:15.7Z#)" alias="@s"/><node expr="Minute(#2026-12-01 10:20:59.9Z#)" alias="@m"/>
+      <node expr="Hour(#2026-12-01 23:59:59.99Z#)" alias="@h"/><node expr="Day(#2026-12-31 23:59:59.999Z#)" alias="@d"/>
+      </select><where><condition expr="@id = 'T1'"/></where></queryDef>)q"),
+            "<sampleTableStg s=\"15\" m=\"20\" h=\"23\" d=\"31\"/>");
+}
+
 TEST_P(EngineTest, AMissingTableIsNamed) {
   Result<std::int64_t> dropped = cloud_db_->Execute("DROP TABLE DemTyped");
   ASSERT_TRUE(dropped.ok());

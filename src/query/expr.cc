@@ -488,7 +488,7 @@ class Parser {
       return Error(
           t.pos, fmt::format("'{}' is not an attribute (write @{}) nor a function call", Quote(t.text), Quote(t.text)));
     }
-    SB_RETURN_IF_ERROR(Enter());
+    // No Enter() here: each argument is a ParseOr, which counts the level.
     SB_RETURN_IF_ERROR(Next());
     SB_ASSIGN_OR_RETURN(ExprPtr call, Make(ExprKind::kCall, t.pos));
     call->text = t.text;
@@ -505,7 +505,6 @@ class Parser {
       }
     }
     SB_RETURN_IF_ERROR(Next());
-    --depth_;
     return call;
   }
 

@@ -114,6 +114,14 @@ TEST(ExprTest, HostileSizesAreRefusedNotRecursedInto) {
   for (int i = 1; i <= 1000; ++i) in += ", " + std::to_string(i);
   EXPECT_EQ(ErrorOf(in + ")").substr(0, 10), "QRY-200008");
   EXPECT_EQ(ErrorOf(std::string(9000, ' ') + "@a").substr(0, 10), "QRY-200008");
+  // A call is one level, like a parenthesis: 60 nested calls parse, 70 do not.
+  auto calls = [](int n) {
+    std::string e = "@a";
+    for (int i = 0; i < n; ++i) e = "Lower(" + e + ")";
+    return e;
+  };
+  EXPECT_EQ(ErrorOf(calls(60)), "parsed");
+  EXPECT_EQ(ErrorOf(calls(70)).substr(0, 10), "QRY-200008");
   // Within the bounds: a nesting of 50 and a chain of 200 parse.
   EXPECT_EQ(ErrorOf(std::string(50, '(') + "@a" + std::string(50, ')')), "parsed");
   std::string ok_chain = "@a = 0";

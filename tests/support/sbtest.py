@@ -316,6 +316,21 @@ class CaseDatabases(Databases):
             raise RuntimeError("workflow history failed (%d): %s" % (r.returncode, r.stderr[-2000:]))
         return json.loads(r.stdout)
 
+    def cloud_snapshot(self, cloud_tables):
+        """Databases.snapshot on the cloud database: (every table name, {cloud table: row count})."""
+        return Databases.snapshot(_OneDatabase(self.backend, self.cloud_url), cloud_tables)
+
+
+class _OneDatabase:
+    """What Databases.snapshot needs (backend, query) for one database URL."""
+
+    def __init__(self, backend, url):
+        self.backend = backend
+        self.url = url
+
+    def query(self, sql):
+        return url_query(self.url, sql)
+
 
 class SoapCall:
     """Outcome of one SOAP call: kind 'ok' (HTTP 200, no fault), 'fault' (a SOAP fault: nothing was
@@ -577,3 +592,23 @@ def schema_figures(run, schema):
         if s["schema"] == schema:
             return s
     return {"staged": 0, "inserted": 0, "updated": 0, "deleted": 0, "rejected": 0, "batches": 0, "rejections": []}
+
+
+# ----------------------------------------------------------------------------- query helpers
+# Added for tests/query (append only).
+
+def timestamp_epoch(ts):
+    """Seconds since the epoch of a timestamp as a database or the API prints it ('2026-01-02 03:04:05[.123][Z|+00
+    [:00]]', a 'T' accepted, no zone = UTC); None when unreadable."""
+    from datetime import datetime, timezone
+    m = re.match(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d(?::?\d\d)?)?$", (ts or "").strip())
+    if not m:
+        return None
+    t = datetime.strptime(m.group(1) + " " + m.group(2), "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    t += float(m.group(3) or 0)
+    z = m.group(4)
+    if z and z != "Z":
+        sign = -1 if z[0] == "-" else 1
+        digits = z[1:].replace(":", "")
+        t -= sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+    return t
