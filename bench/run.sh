@@ -491,24 +491,26 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1
 query_envelope() {  # query_envelope QUERYDEF
   echo "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:urn=\"urn:xtk:queryDef\"><soapenv:Body><urn:ExecuteQuery><urn:sessiontoken/><urn:entity>$1</urn:entity></urn:ExecuteQuery></soapenv:Body></soapenv:Envelope>"
 }
-# query_case NAME ENVELOPE SQL CHECK_PATTERN CHECK_COUNT: sets q_sb_ms q_psql_ms (medians)
+# query_case NAME ENVELOPE SQL CHECK_PATTERN CHECK_COUNT URL: sets q_sb_ms q_psql_ms, the
+# medians of query_reps repetitions, alternated one by one (an ExecuteQuery over HTTP,
+# then the same SQL in psql, timed by its \timing, which leaves out psql's start).
 query_case() {
-  local name=$1 body=$2 sql=$3 pattern=$4 want=$5 url=$6 i t times=() got
+  local name=$1 body=$2 sql=$3 pattern=$4 want=$5 url=$6 i t sb_times=() psql_times=() got
   for ((i = 0; i < query_reps; i++)); do
     t=$(query_post "$work/$name.xml" "$body")
-    times+=("$t")
+    sb_times+=("$t")
+    t=$(psql -qX -o /dev/null -c '\timing on' -c "$sql" "$url" 2>>"$raw/s7-$name-psql.txt" | grep -oP '^Time: \K[0-9.]+')
+    psql_times+=("$t")
   done
   got=$(grep -o "$pattern" "$work/$name.xml" | wc -l)
   if [[ $got != "$want" ]]; then
     fail "7 $name: the answer holds $got × '$pattern', not $want (raw/s7-$name.xml)"
     cp "$work/$name.xml" "$raw/s7-$name.xml"
   fi
-  printf '%s\n' "${times[@]}" >"$raw/s7-$name-sb.txt"
-  q_sb_ms=$(printf '%s\n' "${times[@]}" | median | awk '{ printf "%.3f", $1 * 1000 }')
-  local script=$work/$name.sql
-  { echo '\timing on'; for ((i = 0; i < query_reps; i++)); do echo "$sql;"; done; } >"$script"
-  psql -qX -o /dev/null -f "$script" "$url" >"$raw/s7-$name-psql.txt" 2>&1 || fail "7 $name: psql failed (raw/s7-$name-psql.txt)"
-  q_psql_ms=$(grep -oP '^Time: \K[0-9.]+' "$raw/s7-$name-psql.txt" | median)
+  printf '%s\n' "${sb_times[@]}" >"$raw/s7-$name-sb.txt"
+  printf '%s\n' "${psql_times[@]}" >>"$raw/s7-$name-psql.txt"
+  q_sb_ms=$(printf '%s\n' "${sb_times[@]}" | median | awk '{ printf "%.3f", $1 * 1000 }')
+  q_psql_ms=$(printf '%s\n' "${psql_times[@]}" | grep . | median)
   [[ -n $q_psql_ms ]] || fail "7 $name: psql printed no timing (raw/s7-$name-psql.txt)"
 }
 
@@ -521,7 +523,7 @@ query_scenario() {
   psql -qX -v ON_ERROR_STOP=1 "$url" >"$raw/s7-fill.txt" 2>&1 <<SQL || fail "7: filling the staging table failed"
 INSERT INTO DemSampleTableStg (uSampleTableId, sTestcol1, sTestcol2, iStgSeq)
   SELECT 'q' || lpad(g::text, 8, '0'), 'value ' || g, 'other ' || g, g FROM generate_series(1, $query_rows) g;
-ANALYZE DemSampleTableStg;
+VACUUM (ANALYZE) DemSampleTableStg;
 SQL
   local select_def="<queryDef schema=\"dem:sampleTableStg\" operation=\"select\" lineCount=\"$query_select\"><select><node expr=\"@id\"/><node expr=\"@testcol1\"/><node expr=\"@testcol2\"/></select><orderBy><node expr=\"@id\"/></orderBy></queryDef>"
   local select_sql="SELECT uSampleTableId, sTestcol1, sTestcol2 FROM DemSampleTableStg ORDER BY uSampleTableId COLLATE \"C\" LIMIT $query_select"
