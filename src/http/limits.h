@@ -13,6 +13,10 @@ inline constexpr std::chrono::seconds kWriteTimeout{30};
 inline constexpr std::chrono::seconds kIdleTimeout{60};    // keep-alive connection waiting for a request
 inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests get this long on SIGTERM
 inline constexpr std::chrono::seconds kDrainTimeout{2};    // discarding an oversized body after a 413
+// A TLS client gets this long for its handshake; a stalled one is dropped and
+// holds no thread meanwhile (the handshake is asynchronous).
+inline constexpr std::chrono::seconds kHandshakeTimeout{10};
+inline constexpr std::chrono::seconds kTlsShutdownTimeout{2};  // close_notify at the end of a TLS connection
 inline constexpr std::size_t kMaxDrainBytes = 8u << 20;
 // Request bodies held in memory at once, all connections together, by default;
 // a request whose body would go beyond gets 503 (see ServerOptions).

@@ -12,9 +12,15 @@
 #include <tuple>
 #include <utility>
 
+#include <fstream>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -28,11 +34,77 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The TCP stream under a stream, plain or TLS.
+beast::tcp_stream& Tcp(beast::tcp_stream& stream) {
+  return stream;
+}
+beast::tcp_stream& Tcp(TlsStream& stream) {
+  return beast::get_lowest_layer(stream);
+}
+
+// OpenSSL's reason for the last failure, for a message ("no start line").
+std::string OpenSslReason() {
+  unsigned long code = ERR_get_error();
+  std::string reason;
+  while (code != 0) {
+    const char* text = ERR_reason_error_string(code);
+    if (text != nullptr && reason.empty()) reason = text;
+    code = ERR_get_error();
+  }
+  return reason.empty() ? "unknown error" : reason;
+}
+
+// A server context from the PEM files: the chain, the key, the key matching the
+// certificate, the minimum protocol version. Errors name the setting and file.
+Result<std::shared_ptr<ssl::context>> LoadTlsContext(const TlsOptions& tls) {
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return Status::InvalidArgument(fmt::format("TLS needs both tls_cert and tls_key (tls_cert '{}', tls_key '{}')",
+                                               tls.cert_file, tls.key_file));
+  }
+  if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+    return Status::InvalidArgument(fmt::format("tls_min_version '{}' is not 1.2 or 1.3", tls.min_version));
+  }
+  for (const auto& [setting, file] : {std::pair<const char*, const std::string*>{"tls_cert", &tls.cert_file},
+                                      std::pair<const char*, const std::string*>{"tls_key", &tls.key_file}}) {
+    std::ifstream in(*file);
+    if (!in) {
+      return Status::InvalidArgument(fmt::format("{} {}: cannot be read ({})", setting, *file,
+                                                 std::error_code(errno, std::generic_category()).message()));
+    }
+  }
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::single_dh_use);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(native, tls.cert_file.c_str()) != 1) {
+    return Status::InvalidArgument(
+        fmt::format("tls_cert {}: not a PEM certificate (chain): {}", tls.cert_file, OpenSslReason()));
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    std::string reason = OpenSslReason();
+    if (reason == "key values mismatch") {
+      return Status::InvalidArgument(fmt::format("tls_key {} does not match the certificate in tls_cert {}",
+                                                 tls.key_file, tls.cert_file));
+    }
+    return Status::InvalidArgument(fmt::format("tls_key {}: not a PEM private key: {}", tls.key_file, reason));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Status::InvalidArgument(fmt::format("tls_key {} does not match the certificate in tls_cert {}: {}",
+                                               tls.key_file, tls.cert_file, OpenSslReason()));
+  }
+  return ctx;
+}
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-Request ToRequest(bhttp::request<bhttp::string_body>&& raw, const std::string& remote) {
+Request ToRequest(bhttp::request<bhttp::string_body>&& raw, const std::string& remote, bool tls) {
   Request r;
+  r.tls = tls;
   r.method = std::string(raw.method_string());
   r.target = std::string(raw.target());
   auto q = r.target.find('?');
@@ -219,6 +291,11 @@ Result<std::pair<std::string, std::uint16_t>> ParseListen(std::string_view liste
   return std::make_pair(std::string(host == "localhost" ? "127.0.0.1" : host), static_cast<std::uint16_t>(value));
 }
 
+Status CheckTls(const TlsOptions& tls) {
+  Result<std::shared_ptr<ssl::context>> ctx = LoadTlsContext(tls);
+  return ctx.ok() ? Status::Ok() : ctx.status();
+}
+
 long RaiseOpenFileLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
@@ -281,8 +358,13 @@ struct Server::Impl {
   // which touch those.
   std::vector<std::unique_ptr<asio::io_context>> iocs;
   std::size_t next_ioc = 0;                 // round-robin for new connections; the acceptor's thread only
-  std::optional<tcp::acceptor> acceptor;    // on iocs[0]
-  std::optional<asio::signal_set> signals;  // on iocs[0]
+  std::optional<tcp::acceptor> acceptor;       // `listen`, on iocs[0]
+  std::optional<tcp::acceptor> http_acceptor;  // `listen_http` (TLS on), on iocs[0]
+  std::optional<asio::signal_set> signals;     // on iocs[0]
+  std::optional<asio::signal_set> hangups;     // SIGHUP: reload the TLS files; on iocs[0]
+  // The TLS context new connections take (each keeps its own copy alive).
+  mutable std::mutex tls_mu;
+  std::shared_ptr<ssl::context> tls_ctx;  // GUARDED_BY(tls_mu); null without TLS
   std::vector<WorkGuard> running;           // keeps an io_context without connections running
   std::vector<std::thread> threads;
   std::optional<asio::thread_pool> handler_pool;  // blocking work; joined before the io_context goes
@@ -296,6 +378,8 @@ struct Server::Impl {
   OncePerSecond limit_warning;   // max_connections reached
   std::atomic<std::uint64_t> refused_connections{0};
   std::atomic<std::uint64_t> refused_bodies{0};
+  std::atomic<std::uint64_t> failed_handshakes{0};
+  OncePerSecond handshake_warning;
 
   Impl(ServerOptions o, AsyncHandler h)
       : options(std::move(o)),
@@ -306,6 +390,43 @@ struct Server::Impl {
     int n = options.threads > 0 ? options.threads : cores;
     for (int i = 0; i < n; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
     signals.emplace(*iocs[0], SIGINT, SIGTERM);
+  }
+
+  // Waits for the next SIGHUP and reloads the TLS files.
+  void AwaitHangup() {
+    hangups->async_wait([this](const boost::system::error_code& ec, int /*signo*/) {
+      if (ec) return;
+      Status reloaded = Reload();
+      if (reloaded.ok()) {
+        spdlog::info("SIGHUP: TLS certificate and key reloaded from {} and {}", options.tls.cert_file,
+                     options.tls.key_file);
+      } else {
+        spdlog::error("SIGHUP: TLS files not reloaded, the previous ones stay in use: {}", reloaded.message());
+      }
+      AwaitHangup();
+    });
+  }
+
+  Status Reload() {
+    if (!options.tls.enabled()) return Status::FailedPrecondition("TLS is not configured");
+    SB_ASSIGN_OR_RETURN(std::shared_ptr<ssl::context> ctx, LoadTlsContext(options.tls));
+    std::lock_guard lock(tls_mu);
+    tls_ctx = std::move(ctx);
+    return Status::Ok();
+  }
+
+  // Binds `listen` (host:port) to `acc`, on iocs[0].
+  Result<std::uint16_t> Bind(std::optional<tcp::acceptor>& acc, const std::string& listen) {
+    SB_ASSIGN_OR_RETURN(auto host_port, ParseListen(listen));
+    boost::system::error_code ec;
+    tcp::endpoint endpoint(asio::ip::make_address(host_port.first, ec), host_port.second);
+    auto& a = acc.emplace(*iocs[0]);
+    a.open(endpoint.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(endpoint, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::Unavailable(fmt::format("cannot listen on {}: {}", listen, ec.message()));
+    return a.local_endpoint().port();
   }
 
   // A blocking Handler, run on the handler pool.
@@ -366,10 +487,11 @@ struct Server::Impl {
   // After refusing a request whose body we did not read, reads and discards what
   // the client is still sending (bounded in bytes and time) before closing, so the
   // close does not turn into a TCP reset that destroys our response in flight.
-  static asio::awaitable<void> Drain(beast::tcp_stream& stream) {
+  template <typename Stream>
+  static asio::awaitable<void> Drain(Stream& stream) {
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.expires_after(kDrainTimeout);
+    Tcp(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp(stream).expires_after(kDrainTimeout);
     std::array<char, 16384> scratch{};
     std::size_t total = 0;
     while (total < kMaxDrainBytes) {
@@ -380,13 +502,15 @@ struct Server::Impl {
   }
 
   // Answers a request whose body is refused unread (413, 503), then closes.
-  asio::awaitable<void> RefuseBody(beast::tcp_stream& stream, unsigned version, Response r) {
-    stream.expires_after(kWriteTimeout);
+  template <typename Stream>
+  asio::awaitable<void> RefuseBody(Stream& stream, unsigned version, Response r) {
+    Tcp(stream).expires_after(kWriteTimeout);
     co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
     co_await Drain(stream);
   }
 
-  asio::awaitable<void> RefuseTooLarge(beast::tcp_stream& stream, unsigned version) {
+  template <typename Stream>
+  asio::awaitable<void> RefuseTooLarge(Stream& stream, unsigned version) {
     co_await RefuseBody(stream, version,
                         PlainError(413, fmt::format("request body larger than {} bytes\n", options.max_body_bytes)));
   }
@@ -412,20 +536,59 @@ struct Server::Impl {
     return r;
   }
 
-  // One connection, on `ioc` (its socket's).
-  asio::awaitable<void> Session(tcp::socket socket, asio::io_context& ioc, ConnectionTicket /*ticket*/) {
-    std::string remote;
-    boost::system::error_code ep_ec;
-    auto ep = socket.remote_endpoint(ep_ec);
-    if (!ep_ec) remote = ep.address().to_string();
+  static std::string RemoteOf(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    return ec ? std::string() : ep.address().to_string();
+  }
+
+  // One plain HTTP connection, on `ioc` (its socket's).
+  asio::awaitable<void> PlainSession(tcp::socket socket, asio::io_context& ioc, ConnectionTicket ticket) {
+    std::string remote = RemoteOf(socket);
     beast::tcp_stream stream(std::move(socket));
+    co_await Session(stream, remote, ioc);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    (void)ticket;
+  }
+
+  // One HTTPS connection: the handshake (asynchronous, under its own timeout:
+  // a stalled or plain-HTTP client holds no thread and is dropped), then the
+  // same requests as over HTTP, then close_notify. `ctx` is the context the
+  // connection started with, kept alive by it across a reload.
+  asio::awaitable<void> TlsSession(tcp::socket socket, asio::io_context& ioc, ConnectionTicket ticket,
+                                   std::shared_ptr<ssl::context> ctx) {
+    std::string remote = RemoteOf(socket);
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *ctx);
+    Tcp(stream).expires_after(kHandshakeTimeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kAsTuple);
+    boost::system::error_code ignored;
+    if (hec) {
+      std::uint64_t failed = failed_handshakes.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (handshake_warning()) {
+        spdlog::info("TLS handshake from {} failed: {} ({} failed since the start)", remote, hec.message(), failed);
+      }
+      Tcp(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    co_await Session(stream, remote, ioc);
+    Tcp(stream).expires_after(kTlsShutdownTimeout);
+    co_await stream.async_shutdown(kAsTuple);
+    Tcp(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    (void)ticket;
+  }
+
+  // The requests of one connection, plain or TLS, until it ends.
+  template <typename Stream>
+  asio::awaitable<void> Session(Stream& stream, const std::string& remote, asio::io_context& ioc) {
+    constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping.load()) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
       parser.body_limit(options.max_body_bytes);
-      stream.expires_after(first ? kReadTimeout : kIdleTimeout);
+      Tcp(stream).expires_after(first ? kReadTimeout : kIdleTimeout);
       // Wait for the header first (idle time), then give the rest a read timeout.
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
       first = false;
@@ -440,7 +603,7 @@ struct Server::Impl {
             hec != bhttp::error::end_of_stream && hec != bhttp::error::partial_message) {
           int status = hec == bhttp::error::header_limit ? 431 : 400;
           Response r = PlainError(status, status == 431 ? "request header too large\n" : "malformed HTTP request\n");
-          stream.expires_after(kWriteTimeout);
+          Tcp(stream).expires_after(kWriteTimeout);
           co_await bhttp::async_write(stream, ToBeast(std::move(r), 11, false), kAsTuple);
           co_await Drain(stream);
         }
@@ -452,7 +615,7 @@ struct Server::Impl {
         Impl* impl;
         ~Done() { impl->AddInFlight(-1); }
       } done_guard{this};
-      stream.expires_after(kReadTimeout);
+      Tcp(stream).expires_after(kReadTimeout);
       unsigned version = parser.get().version();
       bool keep_alive = parser.get().keep_alive();
       auto content_length = parser.content_length();
@@ -478,10 +641,10 @@ struct Server::Impl {
         // The client waits for this before it sends the body (curl above 1 MiB,
         // .NET by default); a refused body got its final status above instead.
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        stream.expires_after(kWriteTimeout);
+        Tcp(stream).expires_after(kWriteTimeout);
         std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(kContinue), kAsTuple);
         if (ec) break;
-        stream.expires_after(kReadTimeout);
+        Tcp(stream).expires_after(kReadTimeout);
       }
       std::tie(ec, std::ignore) = co_await bhttp::async_read(stream, buffer, parser, kAsTuple);
       if (ec == bhttp::error::body_limit) {
@@ -492,13 +655,13 @@ struct Server::Impl {
         if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
             ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
           Response r = PlainError(400, "malformed HTTP request body\n");
-          stream.expires_after(kWriteTimeout);
+          Tcp(stream).expires_after(kWriteTimeout);
           co_await bhttp::async_write(stream, ToBeast(std::move(r), version, false), kAsTuple);
           co_await Drain(stream);
         }
         break;
       }
-      Request req = ToRequest(parser.release(), remote);
+      Request req = ToRequest(parser.release(), remote, kTls);
       std::string method;
       std::string path;
       if (spdlog::should_log(spdlog::level::info)) {
@@ -515,7 +678,7 @@ struct Server::Impl {
         Waiting(slot, false);
       }
       keep_alive = keep_alive && !stopping.load();
-      stream.expires_after(kWriteTimeout);
+      Tcp(stream).expires_after(kWriteTimeout);
       int status = res.status;
       std::size_t body_bytes = res.body.size();
       auto [wec, wn] = co_await bhttp::async_write(stream, ToBeast(std::move(res), version, keep_alive), kAsTuple);
@@ -527,25 +690,36 @@ struct Server::Impl {
       }
       if (wec || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<void> Accept() {
-    while (acceptor && acceptor->is_open()) {
+  std::shared_ptr<ssl::context> CurrentTls() const {
+    std::lock_guard lock(tls_mu);
+    return tls_ctx;
+  }
+
+  // Accepts on `acc`; `tls`: its connections speak HTTPS.
+  asio::awaitable<void> Accept(tcp::acceptor& acc, bool tls) {
+    while (acc.is_open()) {
       asio::io_context& ioc = *iocs[next_ioc];
       next_ioc = (next_ioc + 1) % iocs.size();
-      auto [ec, socket] = co_await acceptor->async_accept(ioc, kAsTuple);
+      auto [ec, socket] = co_await acc.async_accept(ioc, kAsTuple);
       if (ec) {
         if (stopping.load() || ec == asio::error::operation_aborted) break;
         // Out of file descriptors and the like: do not spin; say it once a second.
         if (accept_warning()) spdlog::warn("accept failed: {}", ec.message());
-        asio::steady_timer pause(acceptor->get_executor(), kAcceptRetryDelay);
+        asio::steady_timer pause(acc.get_executor(), kAcceptRetryDelay);
         co_await pause.async_wait(kAsTuple);
         continue;
       }
       if (connections.load(std::memory_order_relaxed) >= max_connections) {
-        RefuseConnection(socket);
+        // Over TLS the refusal is a close: a handshake per refused connection
+        // would spend the CPU of a flood on it, and a TLS client cannot read a
+        // plain 503.
+        if (tls) {
+          socket.close(ec);
+        } else {
+          RefuseConnection(socket);
+        }
         std::uint64_t refused = refused_connections.fetch_add(1, std::memory_order_relaxed) + 1;
         if (limit_warning()) {
           spdlog::warn("connection limit reached ({} open): {} connection(s) answered 503 and closed since the start",
@@ -554,7 +728,12 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(ioc, Session(std::move(socket), ioc, ConnectionTicket(connections)), asio::detached);
+      if (tls) {
+        asio::co_spawn(ioc, TlsSession(std::move(socket), ioc, ConnectionTicket(connections), CurrentTls()),
+                       asio::detached);
+      } else {
+        asio::co_spawn(ioc, PlainSession(std::move(socket), ioc, ConnectionTicket(connections)), asio::detached);
+      }
     }
   }
 
@@ -568,7 +747,9 @@ struct Server::Impl {
     asio::post(*iocs[0], [this] {
       boost::system::error_code ec;
       if (acceptor) acceptor->close(ec);
+      if (http_acceptor) http_acceptor->close(ec);
       signals->cancel(ec);
+      if (hangups) hangups->cancel(ec);
     });
   }
 };
@@ -588,23 +769,27 @@ Server::~Server() {
 }
 
 Result<std::uint16_t> Server::Start() {
-  SB_ASSIGN_OR_RETURN(auto host_port, ParseListen(impl_->options.listen));
-  boost::system::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address(host_port.first, ec), host_port.second);
-  auto& acc = impl_->acceptor.emplace(*impl_->iocs[0]);
-  acc.open(endpoint.protocol(), ec);
-  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(endpoint, ec);
-  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Unavailable(fmt::format("cannot listen on {}: {}", impl_->options.listen, ec.message()));
-  std::uint16_t port = acc.local_endpoint().port();
+  const ServerOptions& o = impl_->options;
+  bool tls = o.tls.enabled();
+  if (tls) SB_RETURN_IF_ERROR(impl_->Reload());
+  if (!tls && !o.listen_http.empty()) {
+    return Status::InvalidArgument("listen_http is a second, plain listener beside an HTTPS one: set tls_cert and "
+                                   "tls_key, or use listen alone");
+  }
+  SB_ASSIGN_OR_RETURN(std::uint16_t port, impl_->Bind(impl_->acceptor, o.listen));
+  if (tls && !o.listen_http.empty()) SB_RETURN_IF_ERROR(impl_->Bind(impl_->http_acceptor, o.listen_http).status());
+  if (tls) {
+    impl_->hangups.emplace(*impl_->iocs[0], SIGHUP);
+    impl_->AwaitHangup();
+  }
 
   impl_->signals->async_wait([this](const boost::system::error_code& sec, int signo) {
     if (sec) return;
     spdlog::info("signal {} received: stopping (in-flight requests finish)", signo);
     impl_->BeginStop();
   });
-  asio::co_spawn(*impl_->iocs[0], impl_->Accept(), asio::detached);
+  asio::co_spawn(*impl_->iocs[0], impl_->Accept(*impl_->acceptor, tls), asio::detached);
+  if (impl_->http_acceptor) asio::co_spawn(*impl_->iocs[0], impl_->Accept(*impl_->http_acceptor, false), asio::detached);
   impl_->handler_pool.emplace(static_cast<std::size_t>(std::max(1, impl_->options.handler_threads)));
   for (auto& ioc : impl_->iocs) {
     impl_->running.push_back(asio::make_work_guard(*ioc));
@@ -644,6 +829,14 @@ void Server::Stop() {
   impl_->BeginStop();
 }
 
+std::uint16_t Server::http_port() const {
+  return impl_->http_acceptor ? impl_->http_acceptor->local_endpoint().port() : 0;
+}
+
+Status Server::ReloadTls() {
+  return impl_->Reload();
+}
+
 Server::Stats Server::CurrentStats() const {
   Stats s;
   s.connections = impl_->connections.load(std::memory_order_relaxed);
@@ -652,6 +845,7 @@ Server::Stats Server::CurrentStats() const {
   s.max_inflight_body_bytes = impl_->max_inflight_body_bytes;
   s.refused_connections = impl_->refused_connections.load(std::memory_order_relaxed);
   s.refused_bodies = impl_->refused_bodies.load(std::memory_order_relaxed);
+  s.failed_handshakes = impl_->failed_handshakes.load(std::memory_order_relaxed);
   return s;
 }
 

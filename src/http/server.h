@@ -15,8 +15,15 @@
 //     answers once its group commit returned; no thread waits for it). It can
 //     hand blocking work to the handler pool with RunBlocking().
 //
-// Thread-safety: Start/Wait/Stop/RunBlocking may be called from any thread;
-// handlers are called concurrently and must be thread-safe.
+// TLS: with a certificate and key (ServerOptions::tls) the main listener speaks
+// HTTPS only (OpenSSL through Boost.Asio; TLS 1.2 or 1.3 at least), with the
+// same limits, timeouts, keep-alive and 100-continue as plain HTTP; an optional
+// second listener (listen_http) speaks plain HTTP, e.g. on loopback. SIGHUP
+// re-reads the certificate and key: new connections use them, open ones keep
+// theirs; files that do not load are logged and the old ones stay in use.
+//
+// Thread-safety: Start/Wait/Stop/RunBlocking/ReloadTls may be called from any
+// thread; handlers are called concurrently and must be thread-safe.
 #pragma once
 
 #include <atomic>
@@ -42,6 +49,7 @@ struct Request {
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string remote;  // peer address, for logs
+  bool tls = false;    // arrived over HTTPS
 
   // Header value or "" when absent. `name` must be lower-case.
   const std::string& Header(const std::string& name) const;
@@ -66,8 +74,18 @@ using Responder = std::function<void(Response)>;
 // `respond`, possibly after it returned.
 using AsyncHandler = std::function<void(Request request, Responder respond)>;
 
+struct TlsOptions {
+  std::string cert_file;            // PEM: the server certificate, then its chain
+  std::string key_file;             // PEM: its private key
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+  TlsOptions tls;                         // when enabled(), `listen` speaks HTTPS
+  std::string listen_http;                // with TLS: a second listener speaking plain HTTP ("" = none)
   int threads = 0;                        // I/O threads; 0 = one per core
   // Threads of the handler pool, which runs blocking work (a Handler, or what an
   // AsyncHandler passes to RunBlocking): it bounds the blocking requests handled
@@ -100,6 +118,10 @@ long RaiseOpenFileLimit();
 // kFdReserve (half the limit when that leaves too little).
 int DefaultMaxConnections();
 
+// Loads `tls` as the server would (certificate chain, key, the key matching the
+// certificate); InvalidArgument naming the file and the problem otherwise.
+Status CheckTls(const TlsOptions& tls);
+
 // The built-in endpoints: GET /nl/jsp/ping.jsp and GET /r/test. Returns false
 // when `request` is not for one of them.
 bool HandleHealth(const Request& request, const ServerOptions& options, Response& response);
@@ -113,8 +135,16 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts the I/O threads; returns the bound port.
+  // Loads the TLS files (if any), binds and starts the I/O threads; returns the
+  // bound port of `listen`.
   Result<std::uint16_t> Start();
+
+  // The bound port of `listen_http` (0 when there is none). REQUIRES: Start() succeeded.
+  std::uint16_t http_port() const;
+
+  // Re-reads the TLS certificate and key (what SIGHUP does): new connections use
+  // them; on an error the old ones stay in use and the error is returned.
+  Status ReloadTls();
 
   // Blocks until Stop() is called or SIGINT/SIGTERM arrives, then drains.
   void Wait();
@@ -130,6 +160,7 @@ class Server {
     std::size_t max_inflight_body_bytes = 0;
     std::uint64_t refused_connections = 0;  // answered 503: over max_connections
     std::uint64_t refused_bodies = 0;       // answered 503: over max_inflight_body_bytes
+    std::uint64_t failed_handshakes = 0;    // TLS handshakes that failed or timed out
   };
   Stats CurrentStats() const;
 
