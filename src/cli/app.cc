@@ -15,6 +15,7 @@
 #include "cli/commands_service.h"
 #include "cli/commands_workflow.h"
 #include "cli/config.h"
+#include "stagebridge_version.h"  // generated: cmake/version.h.in
 
 namespace stagebridge::cli {
 
@@ -25,7 +26,7 @@ int RunCli(int argc, char** argv) {
       "stagebridge"};
   app.require_subcommand(1);
   app.fallthrough();  // global settings may also follow the subcommand
-  app.set_version_flag("--version", "stagebridge 0.1.0");
+  app.set_version_flag("--version", STAGEBRIDGE_VERSION_LINE);
 
   std::string config_path;
   app.add_option("-c,--config", config_path, "TOML configuration file (env STAGEBRIDGE_CONFIG)")
