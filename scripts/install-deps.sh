@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs the Debian packages stagebridge needs, if missing.
 #   scripts/install-deps.sh          build and run (embedded SQLite default)
-#   scripts/install-deps.sh --test   also what the test suite needs (PostgreSQL 15, linters)
+#   scripts/install-deps.sh --package  also what scripts/package.sh needs (dpkg-shlibdeps)
+#   scripts/install-deps.sh --test   also what the test suite needs (PostgreSQL 15, linters,
+#                                    and the package test's)
 # Uses apt-get (with sudo when not root). Nothing is downloaded from anywhere else.
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libpugixml-dev libpq-dev libsqlite3-dev libsodium-dev
   libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev duktape-dev sqlite3)
+# dpkg-dev: dpkg-shlibdeps, which CPack runs for the package's Depends; file: CPack
+# finds the executables with it.
+if [[ "${1:-}" == "--package" || "${1:-}" == "--test" ]]; then
+  packages+=(dpkg-dev file)
+fi
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15
     clang-format clang-tidy clang libclang-rt-14-dev python3 util-linux curl nodejs wrk postgresql-contrib
