@@ -28,8 +28,9 @@ Fault FaultFromStatus(const Status& status, std::string_view service, std::strin
   }
   f.code = code;
   f.message = text;
+  // Refusals made before the method ran carry no "Error while executing" wrapper.
   if (code == codes::kSessionInvalid || code == codes::kUnknownMethod || code == codes::kMalformed ||
-      code == codes::kActionMismatch) {
+      code == codes::kActionMismatch || code == codes::kTooManyCalls) {
     f.detail.push_back(f.FaultString());
   } else {
     f.detail.push_back(fmt::format("{} Error while executing the method '{}' of service '{}'.", codes::kMethodFailed,

@@ -26,6 +26,7 @@ inline constexpr const char* kActionMismatch = "SOP-330002";  // SOAPAction disa
 inline constexpr const char* kBadParameter = "SOP-330003";    // missing or ill-typed parameter
 inline constexpr const char* kUnknownMethod = "SOP-330006";   // method not defined in the service
 inline constexpr const char* kMethodFailed = "SOP-330011";    // wrapper: error while executing a method
+inline constexpr const char* kTooManyCalls = "SOP-330429";    // over the operator's rate limit (HTTP 429)
 inline constexpr const char* kServerError = "SOP-330500";     // internal error (details only in the log)
 }  // namespace codes
 

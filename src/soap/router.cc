@@ -40,6 +40,7 @@ struct Router::Pending {
   std::string remote;
   std::string action;
   int fault_status = 500;
+  std::int64_t retry_after_s = 0;  // > 0: refused over the rate limit (HTTP 429)
   std::chrono::steady_clock::time_point start;
   ReplyFn done;
   std::optional<CallContext> ctx;
@@ -152,6 +153,10 @@ void Router::Invoke(const std::shared_ptr<Pending>& pending) const {
     Result<auth::Operator> op = validate_(ctx.session_token, call.security_token);
     if (!op.ok()) return Complete(*pending, op.status());
     ctx.op = std::move(op).value();
+    if (rate_limiter_ != nullptr) {
+      RateLimiter::Decision decision = rate_limiter_->Acquire(ctx.op->login);
+      if (!decision.allowed) return RefuseOverLimit(*pending, ctx.op->login, decision);
+    }
   }
   if (!method.async_fn) {
     MethodResult outs = Status::Internal("no result");
@@ -169,6 +174,23 @@ void Router::Invoke(const std::shared_ptr<Pending>& pending) const {
   }
 }
 
+void Router::RefuseOverLimit(Pending& pending, const std::string& login, const RateLimiter::Decision& decision) const {
+  pending.retry_after_s = decision.RetryAfterSeconds();
+  if (decision.first_this_second) {  // at most once a second per operator: a flood must not flood the log
+    spdlog::info(
+        "soap {} {}: operator '{}' is over its rate limit ({} calls per second, burst {}): answered 429 "
+        "({} calls refused so far)",
+        pending.remote, xml::Printable(pending.action), xml::Printable(login), rate_limiter_->CallsPerSecond(),
+        rate_limiter_->Burst(), decision.refused);
+  }
+  // Server, not Client: the call was right, it may be sent again as is later.
+  Complete(pending, CodedError(Status::Code::kUnavailable, codes::kTooManyCalls,
+                               fmt::format("Too many calls: operator '{}' may make {} calls per second (burst {}); "
+                                           "retry after {} s.",
+                                           login, rate_limiter_->CallsPerSecond(), rate_limiter_->Burst(),
+                                           pending.retry_after_s)));
+}
+
 void Router::Complete(Pending& pending, MethodResult outs) const {
   if (pending.completed.exchange(true)) return;  // answered already
   const SoapCall& call = pending.call;
@@ -181,8 +203,17 @@ void Router::Complete(Pending& pending, MethodResult outs) const {
     Fault f = FaultFromStatus(outs.status(), call.service, call.method);
     reply.status = pending.fault_status;
     reply.body = EncodeFault(f, response_ns);
-    spdlog::info("soap {} {} fault {}: {}", pending.remote, xml::Printable(pending.action), f.code,
-                 xml::Printable(f.message));
+    if (pending.retry_after_s > 0) {
+      // 429 to every client, acc-js-sdk included: it then rejects with a
+      // CampaignException whose statusCode is 429, which its callers can retry on.
+      reply.status = 429;
+      reply.headers.emplace_back("Retry-After", std::to_string(pending.retry_after_s));
+      spdlog::debug("soap {} {} fault {}: {}", pending.remote, xml::Printable(pending.action), f.code,
+                    xml::Printable(f.message));
+    } else {
+      spdlog::info("soap {} {} fault {}: {}", pending.remote, xml::Printable(pending.action), f.code,
+                   xml::Printable(f.message));
+    }
   }
   if (observer_ != nullptr) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - pending.start).count();

@@ -13,8 +13,14 @@
 // never blocks on a method: asynchronous ones run inline, blocking ones (with
 // their authentication) on the blocking runner the server provides.
 //
-// Thread-safety: register everything (services, observer, runner) before
-// serving; Handle() and HandleAsync() are then thread-safe (handlers must be).
+// Rate limit: with a RateLimiter set, every method that needs a session takes
+// a token from its operator's bucket once the tokens are checked; a call over
+// the limit is answered HTTP 429 with Retry-After and a SOP-330429 fault, and
+// its method does not run. Methods without a session (Logon, Logoff) are never
+// limited. Without one (the default) the check costs one branch.
+//
+// Thread-safety: register everything (services, observer, runner, rate limiter)
+// before serving; Handle() and HandleAsync() are then thread-safe (handlers must be).
 // The router and its observer must outlive every call still in progress.
 #pragma once
 
@@ -23,10 +29,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/authenticator.h"
 #include "soap/envelope.h"
+#include "soap/rate_limiter.h"
 
 namespace stagebridge::soap {
 
@@ -86,6 +94,7 @@ struct HttpReply {
   int status = 200;
   std::string content_type = "text/xml; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more response headers (Retry-After)
 };
 
 // Per-method counters for /metrics.
@@ -112,6 +121,10 @@ class Router {
   using BlockingRunner = std::function<void(std::function<void()> work)>;
   void set_blocking_runner(BlockingRunner runner) { blocking_runner_ = std::move(runner); }
 
+  // Limits the calls of each operator (null: no limit, the default). The
+  // limiter must outlive every call.
+  void set_rate_limiter(RateLimiter* limiter) { rate_limiter_ = limiter; }
+
   using ReplyFn = std::function<void(HttpReply)>;
 
   // Handles one POST to the SOAP router without waiting for a method: decodes
@@ -130,6 +143,8 @@ class Router {
   void Start(const HttpCall& http, const std::string& remote, ReplyFn done, bool offload) const;
   // Resolves the parameters, checks the tokens and runs the method.
   void Invoke(const std::shared_ptr<Pending>& pending) const;
+  // Answers a call over its operator's rate limit: 429, Retry-After, SOP-330429.
+  void RefuseOverLimit(Pending& pending, const std::string& login, const RateLimiter::Decision& decision) const;
   // Encodes the response or the fault, reports the call, answers it.
   void Complete(Pending& pending, MethodResult outs) const;
 
@@ -137,6 +152,7 @@ class Router {
   std::map<std::string, ServiceDef> services_;
   CallObserver* observer_ = nullptr;
   BlockingRunner blocking_runner_;
+  RateLimiter* rate_limiter_ = nullptr;
 };
 
 }  // namespace stagebridge::soap

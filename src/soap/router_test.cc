@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,6 +24,8 @@ using ::testing::Not;
 
 constexpr const char* kGoodSession = "___good";
 constexpr const char* kGoodSecurity = "@good";
+constexpr const char* kBobSession = "___bob";  // another operator's session
+constexpr const char* kBobSecurity = "@bob";
 
 struct Recorded {
   std::string method;
@@ -50,6 +53,7 @@ class RouterTest : public ::testing::Test {
       : router_([this](const std::string& session, const std::string& security) -> Result<auth::Operator> {
           validated_.emplace_back(session, security);
           if (session == kGoodSession && security == kGoodSecurity) return auth::Operator{"admin", true, {}, false};
+          if (session == kBobSession && security == kBobSecurity) return auth::Operator{"bob", false, {}, false};
           return CodedError(Status::Code::kUnauthenticated, "XSV-350008",
                             "Session has expired or is invalid. Please reconnect.");
         }) {
@@ -384,6 +388,147 @@ TEST_F(RouterTest, InputCount) {
   EXPECT_EQ(s->methods[2].input_count(), 1u);  // IngestExt
 }
 
+// --- rate limits ------------------------------------------------------------------
+
+// The router with a per-operator limit on a clock the test moves by hand.
+class RateLimitedRouterTest : public RouterTest {
+ protected:
+  void Limit(std::int64_t calls_per_second, std::int64_t burst) {
+    limiter_ = std::make_unique<RateLimiter>(calls_per_second, burst, [this] { return now_; });
+    router_.set_rate_limiter(limiter_.get());
+  }
+
+  HttpReply Ingest(std::map<std::string, std::string> headers = GoodHeaders()) {
+    return Post(Envelope("xtk:session", "Ingest", kDomDoc), std::move(headers));
+  }
+
+  static std::map<std::string, std::string> BobHeaders() {
+    return {{"x-session-token", kBobSession}, {"x-security-token", kBobSecurity}};
+  }
+
+  static std::string Header(const HttpReply& reply, const std::string& name) {
+    std::string value;
+    int found = 0;
+    for (const auto& [n, v] : reply.headers) {
+      if (n == name) {
+        value = v;
+        ++found;
+      }
+    }
+    return found == 1 ? value : "<" + std::to_string(found) + " headers>";
+  }
+
+  RateLimiter::TimePoint now_ = RateLimiter::TimePoint{} + std::chrono::seconds(100);
+  std::unique_ptr<RateLimiter> limiter_;
+};
+
+TEST_F(RateLimitedRouterTest, ACallOverTheLimitIs429WithRetryAfterAndACodedFaultAndDoesNotRun) {
+  Limit(2, 2);
+  EXPECT_EQ(Ingest().status, 200);
+  EXPECT_EQ(Ingest().status, 200);
+  HttpReply refused = Ingest();
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(Header(refused, "Retry-After"), "1");
+  EXPECT_THAT(refused.content_type, HasSubstr("text/xml"));
+  EXPECT_EQ(FaultCode(refused.body), "SOAP-ENV:Server");  // retryable as is
+  EXPECT_EQ(FaultString(refused.body),
+            "SOP-330429 Too many calls: operator 'admin' may make 2 calls per second (burst 2); retry after 1 s.");
+  EXPECT_EQ(Detail(refused.body), FaultString(refused.body));  // no "Error while executing" wrapper: it did not run
+  EXPECT_THAT(refused.body, HasSubstr("xmlns:ns='urn:wpp:default'"));
+  EXPECT_EQ(recorded_.size(), 2u) << "the method ran over the limit";
+  ASSERT_EQ(observer_.calls.size(), 3u);
+  EXPECT_EQ(observer_.calls[2], std::make_pair(std::string("xtk:session#Ingest"), true));
+  // Half a second later one token is back.
+  now_ += std::chrono::milliseconds(500);
+  HttpReply again = Ingest();
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(again.headers.empty());
+  EXPECT_EQ(recorded_.size(), 3u);
+  EXPECT_EQ(Ingest().status, 429);
+}
+
+TEST_F(RateLimitedRouterTest, CallsUnderTheLimitPass) {
+  Limit(100, 5);
+  for (int i = 0; i < 5; ++i) {
+    HttpReply reply = Ingest();
+    EXPECT_EQ(reply.status, 200) << i << reply.body;
+    EXPECT_TRUE(reply.headers.empty()) << i;
+  }
+  for (int i = 0; i < 50; ++i) {  // then at the sustained rate
+    now_ += std::chrono::milliseconds(10);
+    EXPECT_EQ(Ingest().status, 200) << i;
+  }
+  EXPECT_EQ(recorded_.size(), 55u);
+}
+
+TEST_F(RateLimitedRouterTest, WithoutALimiterEverythingPasses) {
+  for (int i = 0; i < 300; ++i) {
+    HttpReply reply = Ingest();
+    ASSERT_EQ(reply.status, 200) << i;
+    ASSERT_TRUE(reply.headers.empty());
+  }
+  EXPECT_EQ(recorded_.size(), 300u);
+  Limit(1, 1);
+  router_.set_rate_limiter(nullptr);  // unset again
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Ingest().status, 200);
+}
+
+TEST_F(RateLimitedRouterTest, OperatorsAreLimitedIndependently) {
+  Limit(1, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Ingest().status, 200);
+  EXPECT_EQ(Ingest().status, 429);
+  EXPECT_EQ(Ingest().status, 429);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Ingest(BobHeaders()).status, 200) << "bob pays for admin's calls";
+  HttpReply bob = Ingest(BobHeaders());
+  EXPECT_EQ(bob.status, 429);
+  EXPECT_THAT(FaultString(bob.body), HasSubstr("operator 'bob' may make 1 calls per second (burst 3)"));
+  std::vector<std::pair<std::string, std::uint64_t>> refusals = limiter_->Refusals();
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0], std::make_pair(std::string("admin"), std::uint64_t{2}));
+  EXPECT_EQ(refusals[1], std::make_pair(std::string("bob"), std::uint64_t{1}));
+}
+
+// acc-js-sdk gets its faults with HTTP 200, but a refusal over the limit with
+// 429: it rejects with a CampaignException whose statusCode is 429.
+TEST_F(RateLimitedRouterTest, AccJsSdkGets429Too) {
+  Limit(1, 1);
+  std::map<std::string, std::string> headers = GoodHeaders();
+  headers["acc-sdk-version"] = "@adobe/acc-js-sdk 1.2.0";
+  EXPECT_EQ(Ingest(headers).status, 200);
+  HttpReply refused = Ingest(headers);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(Header(refused, "Retry-After"), "1");
+  EXPECT_THAT(FaultString(refused.body), ::testing::StartsWith("SOP-330429 "));
+  // Any method over the limit is refused before it runs; under it, its own
+  // faults still come with HTTP 200.
+  HttpReply other_fault = Post(Envelope("xtk:session", "Fail", ""), headers);
+  EXPECT_EQ(other_fault.status, 429);
+  EXPECT_EQ(fail_calls_, 0);
+  now_ += std::chrono::seconds(1);
+  other_fault = Post(Envelope("xtk:session", "Fail", ""), headers);
+  EXPECT_EQ(other_fault.status, 200);
+  EXPECT_THAT(FaultString(other_fault.body), HasSubstr("STG-200004"));
+}
+
+// Logon (no session) is never limited; a call refused for its session takes no
+// token; every method that needs a session is limited, blocking or not.
+TEST_F(RateLimitedRouterTest, OnlyAuthenticatedCallsAreCounted) {
+  Limit(1, 1);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Post(Envelope("xtk:session", "Logon", "<login>admin</login><password>secret</password>")).status, 200);
+  }
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Ingest({{"x-session-token", "___expired"}}).status, 500);
+  HttpReply unknown = Post(Envelope("xtk:session", "Nope", ""), GoodHeaders());
+  EXPECT_THAT(FaultString(unknown.body), HasSubstr("SOP-330006"));
+  EXPECT_EQ(Post(Envelope("xtk:persist", "GetEntityIfMoreRecent", "<pk>xtk:schema|xtk:session</pk><md5/><mustExist/>"),
+                 GoodHeaders())
+                .status,
+            200);
+  EXPECT_EQ(Ingest().status, 429);
+  EXPECT_EQ(Post(Envelope("xtk:session", "IngestExt", kDomDoc), GoodHeaders()).status, 429);
+  EXPECT_EQ(limiter_->Refusals().at(0).second, 2u);
+}
+
 // --- asynchronous methods and HandleAsync ----------------------------------------
 
 // A service whose methods answer later, from another thread (as Ingest answers
@@ -544,6 +689,24 @@ TEST_F(AsyncRouterTest, BlockingMethodsRunOnTheBlockingRunner) {
   PostAsync(EchoCall("direct"), {{"x-security-token", kGoodSecurity}}, 2);
   EXPECT_EQ(queued.size(), 2u);
   EXPECT_EQ(TakeParked().size(), 1u);
+}
+
+// An asynchronous method over the limit is answered at once and never starts.
+TEST_F(AsyncRouterTest, AnAsyncMethodOverTheLimitIsAnsweredAtOnce) {
+  RateLimiter limiter(1, 1, [] { return RateLimiter::TimePoint{} + std::chrono::seconds(5); });
+  router_.set_rate_limiter(&limiter);
+  PostAsync(EchoCall("first"), {{"x-security-token", kGoodSecurity}}, 0);
+  PostAsync(EchoCall("second"), {{"x-security-token", kGoodSecurity}}, 1);
+  std::map<std::size_t, HttpReply> replies = Replies();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[1].status, 429);
+  EXPECT_THAT(FaultString(replies[1].body), ::testing::StartsWith("SOP-330429 "));
+  std::vector<std::pair<std::string, MethodDone>> parked = TakeParked();
+  ASSERT_EQ(parked.size(), 1u);
+  EXPECT_EQ(parked[0].first, "first");
+  Answer(parked[0]);
+  EXPECT_EQ(Replies()[0].status, 200);
+  router_.set_rate_limiter(nullptr);
 }
 
 // The blocking form waits for an asynchronous method answered on another thread.
