@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py — writes the benchmark report of bench/run.sh.
 
-  report.py --out DIR [--only 1,2,3,4,5,6,7] [--before OLD_DIR]
+  report.py --out DIR [--only 1,2,3,4,5,6,7,8] [--before OLD_DIR]
   report.py --peak RESULTS_TSV
 
 Reads DIR/results.tsv (one line per measurement and round), DIR/meta.env and
@@ -32,6 +32,7 @@ TITLES = {
     "5b": "SQLite: Ingest collection vs raw loop of one transaction per batch",
     "6": "unitary Ingest latency at half the peak throughput",
     "7": "ExecuteQuery over HTTP vs the same SQL in psql",
+    "8": "unitary Ingest over HTTPS vs over HTTP (one server, listen + listen_http)",
 }
 # scenario → (target, "min" when higher is better / "max" when lower is better)
 TARGETS = {"1": (1.0, "min"), "2": (0.7, "min"), "3": (1.0, "min"), "4": (0.8, "min"), "4mem": (1.5, "max")}
@@ -200,6 +201,11 @@ def summary_rows(groups, meta):
                 else "count over %s rows" % rows
             out.append(("7", TITLES["7"], "%s, median of %d round(s)" % (what, len(g.rows)),
                         "%s ms" % fmt_n(g.x("sb_ms")), "%s ms" % fmt_n(g.x("psql_ms")), ratio, "—", "for the record", g))
+        elif scn == "8":
+            out.append(("8", TITLES["8"], "%s clients" % clients,
+                        "%s (p99 %s)" % (fmt_n(g.sb, "req/s"), fmt_ms(g.x("https_p99_us"))),
+                        "%s (p99 %s)" % (fmt_n(g.base, "req/s"), fmt_ms(g.x("http_p99_us"))), ratio, "—",
+                        "for the record", g))
         elif scn == "6":
             out.append(("6", TITLES["6"],
                         "%s connections paced to %s req/s = ½ of the peak %s req/s" % (
@@ -301,7 +307,7 @@ def plot(out_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8")
     ap.add_argument("--before")
     ap.add_argument("--peak")
     a = ap.parse_args()

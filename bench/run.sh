@@ -18,6 +18,8 @@
 #   6  p50/p99 latency of unitary Ingest paced at half the peak throughput of 1
 #   7  ExecuteQuery: a select of 10 000 rows and a count over 1 M staged rows
 #      vs the same SQL in psql (\timing), each the median of its repetitions   (for the record)
+#   8  unitary Ingest over HTTPS vs over HTTP, one server (listen + listen_http), 8 and 32
+#      clients, alternated                                                    (for the record)
 #
 # --quick: tiny durations and counts (about a minute), the mode the test suite runs;
 # it checks the harness, not the speed: a missed target never fails a run. Any run
@@ -34,7 +36,7 @@ root=$PWD
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-quick=0 out="" only="1,2,3,4,5,6,7" before="" seconds="" rounds="" clients="" sync_rows=""
+quick=0 out="" only="1,2,3,4,5,6,7,8" before="" seconds="" rounds="" clients="" sync_rows=""
 orig_args=("$@")
 while (($#)); do
   case $1 in
@@ -81,11 +83,11 @@ if ((quick)); then
   # measurement lasts on a sanitizer build, and then no call completes.
   : "${seconds:=1}" "${rounds:=1}" "${clients:=1 8 32}" "${sync_rows:=2000}"
   batch_sizes="10 100" batch_clients=8 upsert_clients="8" keys=1000 sync_rounds=1 latency_seconds=3
-  sqlite_rounds=1 mode=quick query_rows=20000 query_select=1000 query_reps=3
+  sqlite_rounds=1 mode=quick tls_clients="8" query_rows=20000 query_select=1000 query_reps=3
 else
   : "${seconds:=8}" "${rounds:=3}" "${clients:=1 8 32 128}" "${sync_rows:=1000000}"
   batch_sizes="100 1000" batch_clients=8 upsert_clients="8 32" keys=10000 sync_rounds=${BENCH_SYNC_ROUNDS:-3}
-  latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full query_rows=1000000 query_select=10000 query_reps=10
+  latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full tls_clients="8 32" query_rows=1000000 query_select=10000 query_reps=10
 fi
 out=${out:-bench/report}
 mkdir -p "$out"
@@ -102,7 +104,7 @@ want() { [[ ",$only," == *",$1,"* ]]; }
 pg_url=$STAGEBRIDGE_TEST_PG_URL
 pg_base=${pg_url%/*}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench-XXXXXX")
-server_pid="" server_name=""
+server_pid="" server_name="" server_extra=() server_scheme=http
 dbs=()
 stop_server() {  # SIGTERM: in-flight calls finish; a crash or a sanitizer report is a failure
   if [[ -n $server_pid ]]; then
@@ -172,7 +174,8 @@ started=$(now)
 start_server() {
   local name=$1 local_url=$2 line="" i
   local cloud="sqlite:$work/$name-cloud.db"
-  local sb=("$bin" --local-db "$local_url" --cloud-db "$cloud" --schemas-dir examples/schemas --log-level warn)
+  local sb=("$bin" --local-db "$local_url" --cloud-db "$cloud" --schemas-dir examples/schemas --log-level warn
+    "${server_extra[@]}")
   "${sb[@]}" schema apply >"$raw/$name-schema.txt" 2>&1
   echo secret | "${sb[@]}" operator add bench --admin --password-stdin >/dev/null
   STAGEBRIDGE_REPLICATE_SCHEDULE=off STAGEBRIDGE_CLEANUP_SCHEDULE=off \
@@ -194,7 +197,7 @@ start_server() {
   fi
   port=${line##*:}
   local logon
-  logon=$(curl -s -X POST "http://127.0.0.1:$port/nl/jsp/soaprouter.jsp" -H 'SOAPAction: xtk:session#Logon' \
+  logon=$(curl -s -k -X POST "${server_scheme:-http}://127.0.0.1:$port/nl/jsp/soaprouter.jsp" -H 'SOAPAction: xtk:session#Logon' \
     -H 'Content-Type: text/xml' --data-binary '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:xtk:session"><soapenv:Body><urn:Logon><urn:sessiontoken/><urn:strLogin>bench</urn:strLogin><urn:strPassword>secret</urn:strPassword><urn:elemParameters/></urn:Logon></soapenv:Body></soapenv:Envelope>')
   SB_TOKEN=$(grep -o '___[0-9a-f-]*' <<<"$logon" | head -1)
   SB_SECURITY=$(grep -oP "pstrSecurityToken xsi:type='xsd:string'>\K[^<]+" <<<"$logon")
@@ -220,7 +223,7 @@ run_wrk() {
   local name=$1 c=$2 d=$3 wmode=$4 batch=$5 rate=${6:-0}
   local t=$((c < 2 ? c : 2)) line
   if ! SB_MODE=$wmode SB_BATCH=$batch SB_KEYS=$keys SB_RATE=$rate SB_THREADS=$t SB_CONNS=$c \
-    wrk -t "$t" -c "$c" -d "${d}s" --timeout 30s --latency -s bench/ingest.lua "http://127.0.0.1:$port" \
+    wrk -t "$t" -c "$c" -d "${d}s" --timeout 30s --latency -s bench/ingest.lua "${wrk_base:-http://127.0.0.1:$port}" \
     >"$raw/$name.txt" 2>&1; then
     fail "$name: wrk exited with an error (raw/$name.txt)"
   fi
@@ -542,12 +545,45 @@ SQL
   stop_server
 }
 
+# ------------------------------------------------------------------ scenario 8: HTTPS
+tls_scenario() {
+  local url r c dir=$work/tls plain
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost >"$raw/s8-openssl.txt" 2>&1 ||
+    { fail "8: openssl could not make a certificate (raw/s8-openssl.txt)"; return; }
+  plain=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  pg_db tls
+  url=$db_url
+  server_extra=(--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" --listen-http "127.0.0.1:$plain")
+  server_scheme=https
+  start_server tls "$url"
+  local tls_port=$port
+  for ((r = 1; r <= rounds; r++)); do
+    for c in $tls_clients; do
+      log "8: unitary Ingest over HTTPS vs HTTP (same server), $c clients, round $r"
+      pg_reset "$url"
+      wrk_base="https://127.0.0.1:$tls_port" run_wrk "s8-https-c$c-r$r" "$c" "$seconds" ingest 1
+      check_rows "s8-https-c$c-r$r" "${w_req:-0}" pg_count "$url"
+      local https_rps=$w_rps https_p99=$w_p99
+      pg_reset "$url"
+      wrk_base="http://127.0.0.1:$plain" run_wrk "s8-http-c$c-r$r" "$c" "$seconds" ingest 1
+      check_rows "s8-http-c$c-r$r" "${w_req:-0}" pg_count "$url"
+      record 8 postgres "$c" 1 "$r" "$https_rps" "$w_rps" req/s \
+        "https_p99_us=$https_p99;http_p99_us=$w_p99;load=$(loadavg)"
+    done
+  done
+  server_extra=() server_scheme=http
+  stop_server
+}
+
 # ------------------------------------------------------------------ run
 log "bench ($mode): out $out, binary ${bin#"$root"/}, PostgreSQL $pg_url"
 if want 1 || want 2 || want 3 || want 6; then pg_ingest_scenarios; fi
 if want 4; then sync_scenario; fi
 if want 5; then sqlite_scenarios; fi
 if want 7; then query_scenario; fi
+if want 8; then tls_scenario; fi
 {
   echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "elapsed_s=$(calc "$(now) - $started" 0)"

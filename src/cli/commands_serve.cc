@@ -2,6 +2,7 @@
 // its services, the staging writer and the metrics, on the configured address.
 #include <functional>
 #include <iostream>
+#include <memory>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -100,6 +101,26 @@ int CmdServe(const Config& config) {
   });
   MetricsObserver observer(metrics);
   router.set_observer(&observer);
+  // Per-operator rate limit (rate_limit_calls; 0: none, and the router does not look).
+  std::unique_ptr<soap::RateLimiter> rate_limiter;
+  if (std::int64_t calls = config.GetInt("rate_limit_calls"); calls > 0) {
+    std::int64_t burst = config.GetInt("rate_limit_burst");
+    rate_limiter = std::make_unique<soap::RateLimiter>(calls, burst > 0 ? burst : calls);
+    router.set_rate_limiter(rate_limiter.get());
+    spdlog::info("rate limit: {} SOAP calls per second per operator, burst {}", calls, rate_limiter->Burst());
+  }
+  metrics.AddGauge(
+      "stagebridge_rate_limited_total", "SOAP calls refused with HTTP 429 by operator (over rate_limit_calls).",
+      "operator",
+      [&rate_limiter] {
+        http::Metrics::GaugeSamples samples;
+        if (rate_limiter == nullptr) return samples;
+        for (const auto& [login, refused] : rate_limiter->Refusals()) {
+          samples.emplace_back(login, static_cast<double>(refused));
+        }
+        return samples;
+      },
+      http::Metrics::Type::kCounter);
   // The technical workflows: on their schedules, or now (SOAP, CLI).
   workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));
   if (Status s = runner.Prepare(); !s.ok()) return Fail("local database", s);
@@ -195,6 +216,7 @@ int CmdServe(const Config& config) {
         r.status = reply.status;
         r.content_type = std::move(reply.content_type);
         r.body = std::move(reply.body);
+        r.headers = std::move(reply.headers);  // Retry-After with a 429
         respond(std::move(r));
       });
       return;

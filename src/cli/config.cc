@@ -34,6 +34,11 @@ const std::vector<KeyDef>& ConfigKeys() {
        "request bodies held in memory at once, all connections together; a request beyond gets HTTP 503"},
       {"max_connections", "0",
        "client connections open at once; more are answered 503 and closed (0 = the open-file limit minus 128)"},
+      {"rate_limit_calls", "0",
+       "SOAP calls per second per operator, sustained (every method but Logon/Logoff); more get HTTP 429 (0 = no "
+       "limit)"},
+      {"rate_limit_burst", "0",
+       "calls an operator may make at once, the size of its token bucket (0 = rate_limit_calls: one second's worth)"},
       {"instance_name", "stagebridge", "instance name shown by /r/test and Logon"},
       {"log_level", "info", "trace, debug, info, warn, error"},
       {"replicate_schedule", "every 1h", "schedule of ffdaReplicateStagingData (staging → cloud merge)"},
@@ -172,6 +177,8 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_connections", 0, 1LL << 20));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_inflight_body_bytes", 1024, 1LL << 40));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "rate_limit_calls", 0, 1000000));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "rate_limit_burst", 0, 1000000));
   if (std::stoll(config.Get("max_inflight_body_bytes")) < std::stoll(config.Get("max_body_bytes"))) {
     return Status::InvalidArgument(fmt::format(
         "max_inflight_body_bytes ({}): {} is below max_body_bytes ({}): a body of the largest size could never pass",

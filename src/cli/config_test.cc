@@ -88,6 +88,22 @@ TEST_F(ConfigTest, BadValuesNameKeyAndOrigin) {
   EXPECT_TRUE(LoadConfig("", {{"max_inflight_body_bytes", "200000"}, {"max_body_bytes", "200000"}}, {}).ok());
 }
 
+TEST_F(ConfigTest, RateLimitIsOffByDefault) {
+  auto c = LoadConfig("", {}, {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->GetInt("rate_limit_calls"), 0);
+  EXPECT_EQ(c->GetInt("rate_limit_burst"), 0);
+  c = LoadConfig("", {}, {{"STAGEBRIDGE_RATE_LIMIT_CALLS", "50"}, {"STAGEBRIDGE_RATE_LIMIT_BURST", "200"}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->GetInt("rate_limit_calls"), 50);
+  EXPECT_EQ(c->GetInt("rate_limit_burst"), 200);
+  c = LoadConfig("", {{"rate_limit_calls", "-1"}}, {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("rate_limit_calls (flag --rate-limit-calls)"), std::string::npos);
+  EXPECT_FALSE(LoadConfig("", {{"rate_limit_burst", "ten"}}, {}).ok());
+  EXPECT_FALSE(LoadConfig("", {{"rate_limit_calls", "1000001"}}, {}).ok());
+}
+
 TEST(ScheduleTest, Forms) {
   for (const char* ok : {"every 1s", "every 30s", "every 5m", "every 1h", "every 2d", "hourly", "daily 04:00", "off"}) {
     EXPECT_TRUE(ValidateSchedule("k", ok).ok()) << ok;
