@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include "stagebridge_version.h"
 #include "xml/document.h"
 
 namespace stagebridge::http {
@@ -330,7 +331,7 @@ bool HandleHealth(const Request& request, const ServerOptions& options, Response
     response.status = 200;
     response.content_type = "text/xml;charset=utf-8";
     response.body = fmt::format(
-        "<redir status='OK' date='{:%Y-%m-%d %H:%M:%S}' build='stagebridge-0.1.0' "
+        "<redir status='OK' date='{:%Y-%m-%d %H:%M:%S}' build='stagebridge-" STAGEBRIDGE_VERSION "' "
         "instance='{}' sourceIP='{}' host='{}' localHost='{}'/>\n",
         std::chrono::floor<std::chrono::seconds>(now), xml::Escape(options.instance_name, '\''),
         xml::Escape(request.remote, '\''), xml::Escape(request.Header("host"), '\''),
