@@ -5,18 +5,21 @@
 //   admin  / secret  (--admin)
 //   writer / writer-pw (--schema dem:sampleTable: may write dem:sampleTable only)
 // env.start([...flags]) runs `stagebridge serve` on 127.0.0.1:0 and resolves once
-// the server printed "listening on HOST:PORT" (no sleeps); server.stop() sends
-// SIGTERM and waits for the exit. env.rows(sql) reads the local (staging)
-// database, env.cloudRows(sql) the cloud one, with the sqlite3 / psql
-// command-line tools; env.runWorkflow(name) runs `workflow run NAME --json` on
-// the env's databases. rejection(promise) and recordSoapCalls(client) (the SOAP
-// calls an acc-js-sdk client makes, with their bodies) help the client tests.
+// the server printed "listening on HOST:PORT" (no sleeps); server.url is
+// https://… when the flags include --tls-cert; a --log-level in the flags
+// replaces the default warn. server.stop() sends SIGTERM and waits for the exit.
+// env.rows(sql) reads the local (staging) database, env.cloudRows(sql) the
+// cloud one, with the sqlite3 / psql command-line tools; env.runWorkflow(name)
+// runs `workflow run NAME --json` on the env's databases. rejection(promise)
+// and recordSoapCalls(client) (the SOAP calls an acc-js-sdk client makes, with
+// their bodies) help the client tests.
 //
 // Needs: STAGEBRIDGE_BIN, STAGEBRIDGE_SOURCE_DIR; for postgres
 // STAGEBRIDGE_TEST_PG_URL (scripts/with-postgres.sh sets it). A missing variable
 // is a failure, never a skip.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -105,9 +108,10 @@ class Env {
 
   /** Starts `stagebridge serve` on a free port; resolves to a Server once it listens. */
   start(extraArgs = []) {
-    const args = [...this.baseArgs, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs, 'serve'];
+    const logLevel = extraArgs.includes('--log-level') ? [] : ['--log-level', 'warn'];
+    const args = [...this.baseArgs, '--listen', '127.0.0.1:0', ...logLevel, ...extraArgs, 'serve'];
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = new Server(child);
+    const server = new Server(child, extraArgs.includes('--tls-cert') ? 'https' : 'http');
     this.servers.add(server);
     return server.ready;
   }
@@ -165,7 +169,7 @@ class Env {
 }
 
 class Server {
-  constructor(child) {
+  constructor(child, scheme = 'http') {
     this.child = child;
     this.stderr = '';
     this.exitCode = undefined;
@@ -185,7 +189,7 @@ class Server {
         if (m) {
           clearTimeout(timer);
           this.address = m[1];
-          this.url = `http://${m[1]}`;
+          this.url = `${scheme}://${m[1]}`;
           resolve(this);
         }
       });
@@ -249,11 +253,33 @@ export function recordSoapCalls(client) {
 // ---------------------------------------------------------------------------
 // Raw HTTP / XML helpers
 
-/** POSTs a body (string or Buffer) with the given headers; resolves to {status, headers, text}. */
+/**
+ * POSTs a body (string or Buffer) with the given headers; resolves to {status, headers, text}.
+ * An https:// URL goes through node:https (https.globalAgent, so its options.ca applies;
+ * fetch would not see it).
+ */
 export async function post(url, body, headers = {}) {
+  if (url.startsWith('https:')) return httpsPost(url, body, headers);
   const res = await fetch(url, { method: 'POST', headers, body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text };
+}
+
+function httpsPost(url, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({
+        status: res.statusCode,
+        headers: new Headers(Object.entries(res.headers).map(([k, v]) => [k, [v].flat().join(', ')])),
+        text: Buffer.concat(chunks).toString('utf8'),
+      }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Parses an XML string with the SDK's parser (jsdom, XML mode). */
