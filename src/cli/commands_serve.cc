@@ -73,6 +73,13 @@ workflow::RunnerOptions RunnerOptionsFrom(const Config& config, auth::Authentica
 
 int CmdServe(const Config& config) {
   long open_files = http::RaiseOpenFileLimit();  // before anything opens a file
+  if (!config.Get("tls_cert").empty()) {
+    // Bad or missing files, a key that is not the certificate's: said at once, naming the file.
+    if (Status s = http::CheckTls({config.Get("tls_cert"), config.Get("tls_key"), config.Get("tls_min_version")});
+        !s.ok()) {
+      return Fail("tls", s);
+    }
+  }
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
   if (!schemas.ok()) return Fail("schemas", schemas.status());
 
@@ -165,6 +172,10 @@ int CmdServe(const Config& config) {
 
   http::ServerOptions options;
   options.listen = config.Get("listen");
+  options.tls.cert_file = config.Get("tls_cert");
+  options.tls.key_file = config.Get("tls_key");
+  options.tls.min_version = config.Get("tls_min_version");
+  options.listen_http = config.Get("listen_http");
   options.threads = config.GetInt("threads");
   options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
@@ -187,7 +198,8 @@ int CmdServe(const Config& config) {
         return r;
       }
       std::string host = request.Header("host").empty() ? options.listen : request.Header("host");
-      return Xml(200, soap::GenerateWsdl(*service, "http://" + host + "/nl/jsp/soaprouter.jsp"));
+      std::string scheme = request.tls ? "https://" : "http://";
+      return Xml(200, soap::GenerateWsdl(*service, scheme + host + "/nl/jsp/soaprouter.jsp"));
     }
     if (request.path == "/metrics" && request.method == "GET") {
       http::Response r;
@@ -240,21 +252,33 @@ int CmdServe(const Config& config) {
                    });
   metrics.AddGauge(
       "stagebridge_http_refused_total",
-      "Connections and requests answered 503 by reason: over max_connections, over max_inflight_body_bytes.", "reason",
+      "Connections and requests refused by reason: over max_connections (503, or closed over TLS), over "
+      "max_inflight_body_bytes (503), a TLS handshake that failed or timed out.",
+      "reason",
       [&server] {
         http::Server::Stats s = server.CurrentStats();
         return http::Metrics::GaugeSamples{{"connections", static_cast<double>(s.refused_connections)},
-                                           {"body_bytes", static_cast<double>(s.refused_bodies)}};
+                                           {"body_bytes", static_cast<double>(s.refused_bodies)},
+                                           {"tls_handshake", static_cast<double>(s.failed_handshakes)}};
       },
       http::Metrics::Type::kCounter);
   Result<std::uint16_t> port = server.Start();
   if (!port.ok()) return Fail("listen", port.status());
   auto host = http::ParseListen(options.listen);
   spdlog::info(
-      "stagebridge listening on http://{}:{} (local db {}, {} schemas, at most {} connections; open-file "
+      "stagebridge listening on {}://{}:{} (local db {}, {} schemas, at most {} connections; open-file "
       "limit {})",
-      host->first, *port, store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size(),
-      options.max_connections, open_files < 0 ? std::string("unlimited") : std::to_string(open_files));
+      options.tls.enabled() ? "https" : "http", host->first, *port,
+      store::ParseDatabaseUrl(config.Get("local_db"))->redacted, schemas->All().size(), options.max_connections,
+      open_files < 0 ? std::string("unlimited") : std::to_string(open_files));
+  if (options.tls.enabled()) {
+    spdlog::info("TLS {} or later, certificate {} (reloaded on SIGHUP)", options.tls.min_version,
+                 options.tls.cert_file);
+  }
+  if (server.http_port() != 0) {
+    spdlog::info("stagebridge also listening on http://{}:{} (plain HTTP)",
+                 http::ParseListen(options.listen_http)->first, server.http_port());
+  }
   // A line on stdout that scripts and tests wait for instead of sleeping.
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
   scheduler.Start();

@@ -20,7 +20,11 @@ const std::vector<KeyDef>& ConfigKeys() {
   static const std::vector<KeyDef> kKeys = {
       {"local_db", "sqlite:data/local.db", "local staging database URL (sqlite:PATH or postgresql://…)"},
       {"cloud_db", "sqlite:data/cloud.db", "cloud database URL, where the customer tables live"},
-      {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks a free one)"},
+      {"listen", "127.0.0.1:8080", "HTTP listen address host:port (port 0 picks a free one); HTTPS with tls_cert"},
+      {"tls_cert", "", "PEM certificate (then its chain): when set with tls_key, listen serves HTTPS only"},
+      {"tls_key", "", "PEM private key of tls_cert"},
+      {"tls_min_version", "1.2", "oldest TLS version accepted: 1.2 or 1.3"},
+      {"listen_http", "", "with TLS: a second listener host:port serving plain HTTP (e.g. 127.0.0.1:8081)"},
       {"schemas_dir", "", "directory of *.xml srcSchema files loaded with the built-in schemas"},
       {"threads", "0", "HTTP I/O threads (0 = one per core)"},
       {"handler_threads", "64", "threads running blocking SOAP calls (all but Ingest/IngestExt) and /metrics"},
@@ -163,6 +167,26 @@ Status Validate(const Config& config) {
   }
   if (auto listen = http::ParseListen(config.Get("listen")); !listen.ok()) {
     return listen.status().WithContext(fmt::format("listen ({})", config.origins.at("listen")));
+  }
+  if (!config.Get("listen_http").empty()) {
+    if (auto listen = http::ParseListen(config.Get("listen_http")); !listen.ok()) {
+      return listen.status().WithContext(fmt::format("listen_http ({})", config.origins.at("listen_http")));
+    }
+    if (config.Get("tls_cert").empty()) {
+      return Status::InvalidArgument(
+          fmt::format("listen_http ({}): a second, plain listener needs HTTPS on listen (tls_cert and tls_key)",
+                      config.origins.at("listen_http")));
+    }
+  }
+  if (config.Get("tls_cert").empty() != config.Get("tls_key").empty()) {
+    const char* missing = config.Get("tls_cert").empty() ? "tls_cert" : "tls_key";
+    const char* given = config.Get("tls_cert").empty() ? "tls_key" : "tls_cert";
+    return Status::InvalidArgument(
+        fmt::format("{} ({}) is set but {} is not: HTTPS needs both", given, config.origins.at(given), missing));
+  }
+  if (const std::string& v = config.Get("tls_min_version"); v != "1.2" && v != "1.3") {
+    return Status::InvalidArgument(
+        fmt::format("tls_min_version ({}): '{}' is not 1.2 or 1.3", config.origins.at("tls_min_version"), v));
   }
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "threads", 0, 1024));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "handler_threads", 1, 4096));
