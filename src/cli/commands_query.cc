@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/app.h"
+#include "cli/json.h"
 #include "query/engine.h"
 #include "query/querydef.h"
 #include "query/result.h"
@@ -74,26 +75,6 @@ Result<query::QueryDef> FromFlags(const QueryOptions& o) {
   if (o.start) q.start_line = *o.start;
   q.distinct = o.distinct;
   return q;
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string JsonRow(const query::QueryResult& r, const std::vector<std::optional<std::string>>& row) {

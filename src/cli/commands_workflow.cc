@@ -13,6 +13,7 @@
 #include "auth/authenticator.h"
 #include "cli/app.h"
 #include "cli/commands.h"
+#include "cli/json.h"
 #include "schema/schema_set.h"
 #include "store/pool.h"
 #include "workflow/history.h"
@@ -34,26 +35,6 @@ std::string LocalTime(std::int64_t epoch) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string RunJson(const workflow::RunRecord& run) {
