@@ -21,6 +21,8 @@
 namespace stagebridge::sync {
 namespace {
 
+// Attempts at a staging clean-up that PostgreSQL aborted (a deadlock with a writer).
+constexpr int kClearAttempts = 5;
 constexpr std::size_t kChunkRows = 512;
 constexpr std::size_t kMaxChunks = 16;  // rows in flight between the reader and the loader: 8192
 constexpr std::size_t kRawChunkBytes = std::size_t{256} * 1024;
@@ -198,6 +200,15 @@ class SchemaMerge {
   // row by row: under an ACCESS EXCLUSIVE lock (writers wait a moment) the check
   // is repeated, so a write that slipped in is never truncated away.
   Status ClearAll(std::int64_t upto) {
+    Status status;
+    for (int attempt = 1;; ++attempt) {
+      status = ClearAllOnce(upto);
+      if (status.ok() || status.code() != Status::Code::kAborted || attempt == kClearAttempts) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    }
+  }
+
+  Status ClearAllOnce(std::int64_t upto) {
     if (local_.kind() != store::DialectKind::kPostgres) return Clear(upto).status();
     std::string above = "SELECT 1 FROM " + stg_.sql_table + " WHERE iStgSeq > $1 LIMIT 1";
     SB_ASSIGN_OR_RETURN(auto newer, local_.Query(above, {upto}));
@@ -215,8 +226,23 @@ class SchemaMerge {
     return txn.Commit();
   }
 
-  // Deletes the staged rows merged up to `upto` (rows written since carry higher numbers).
+  // Deletes the staged rows merged up to `upto` (rows written since carry higher
+  // numbers). The DELETE can deadlock with a writer's multi-row upsert that locks
+  // the same rows in another order; PostgreSQL then aborts one of the two. The
+  // clean-up is idempotent and must happen (the cloud already committed), so an
+  // aborted attempt is tried again after a short pause.
   Result<std::int64_t> Clear(std::int64_t upto) {
+    Result<std::int64_t> n = Status::Internal("not run");
+    for (int attempt = 1;; ++attempt) {
+      n = ClearOnce(upto);
+      if (n.ok() || n.status().code() != Status::Code::kAborted || attempt == kClearAttempts) return n;
+      spdlog::info("sync {}: staging clean-up aborted ({}), attempt {} of {}", source_.id(), n.status().message(),
+                   attempt + 1, kClearAttempts);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    }
+  }
+
+  Result<std::int64_t> ClearOnce(std::int64_t upto) {
     store::Transaction txn(local_);
     SB_RETURN_IF_ERROR(txn.Begin());
     SB_ASSIGN_OR_RETURN(std::int64_t n,
