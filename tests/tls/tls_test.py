@@ -21,7 +21,10 @@ BACKEND, and talks to it with curl and Python's ssl module, checking what a user
                  is closed at once, 200 connections that send garbage or hang up mid-handshake
                  leave the server serving; the stalled ones are dropped (they see EOF) after the
                  handshake timeout.
-  5. reload      SIGHUP with new files: new connections get the new certificate, a keep-alive
+  5. budget      the in-flight body budget over TLS: with a stalled 1 MB body held, another
+                 gets 503 unread, a small one and a ping pass, and once the stalled one is
+                 dropped a 1 MB body is read again.
+  6. reload      SIGHUP with new files: new connections get the new certificate, a keep-alive
                  connection opened before goes on with the old one; SIGHUP with broken files
                  keeps the previous certificate in use and says so in the log.
 
@@ -398,6 +401,60 @@ def case_floods(work, results, seed):
         dbs.drop()
 
 
+def case_budget(work, results, seed):
+    """The in-flight body budget over TLS, as over HTTP: a stalled body holds its bytes."""
+    dbs, pki = new_case(work, "budget")
+    cert, key, _ = pki.server_cert("server")
+    server = start(dbs, "budget", cert, key, ["--max-body-bytes", "1048576", "--max-inflight-body-bytes", "1572864"])
+    ctx = client_context(pki.ca)
+
+    def tls_conn():
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def head(length):
+        return ("POST /nl/jsp/soaprouter.jsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                "SOAPAction: xtk:session#Ingest\r\nContent-Length: %d\r\n\r\n" % length).encode()
+
+    def status_of(conn):
+        data = b""
+        while b"\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        m = re.match(rb"HTTP/1\.1 (\d+)", data)
+        return int(m.group(1)) if m else None
+
+    try:
+        stalled = tls_conn()
+        stalled.sendall(head(1000000) + b"<x>" + b"a" * 1000)  # a 1 MB body, 1 KB of it sent
+        second = tls_conn()
+        second.sendall(head(1000000))
+        results.check("budget: over TLS, a body beyond the in-flight budget gets 503 unread", status_of(second) == 503)
+        second.close()
+        small = tls_conn()
+        body = b"<x/>"
+        small.sendall(head(len(body)) + body)
+        results.check("budget: a body that fits is still read (its fault: not an envelope)", status_of(small) == 500)
+        small.close()
+        results.check("budget: a ping passes meanwhile", serving(server.port, pki.ca))
+        stalled.close()
+        def fits():
+            c = tls_conn()
+            try:
+                c.sendall(head(1000000) + b"a" * 1000000)
+                return status_of(c) == 500
+            finally:
+                c.close()
+        results.check("budget: once the stalled body is dropped, a 1 MB body is read again",
+                      wait_for(fits, 10) is not None)
+        results.check("budget: the server is alive", server.alive(), server.log_tail())
+    finally:
+        server.stop()
+        dbs.drop()
+
+
 def metrics_refused_via(client):
     conn = http.client.HTTPSConnection("127.0.0.1", client.port, timeout=10, context=client.ctx)
     try:
@@ -466,7 +523,7 @@ def case_reload(work, results, seed):
 
 
 CASES = [("config", case_config), ("https", case_https), ("refused", case_refused), ("floods", case_floods),
-         ("reload", case_reload)]
+         ("budget", case_budget), ("reload", case_reload)]
 
 if __name__ == "__main__":
     if not BIN:
