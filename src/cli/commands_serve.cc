@@ -18,6 +18,7 @@
 #include "soap/router.h"
 #include "soap/wsdl.h"
 #include "staging/writer.h"
+#include "store/health_probe.h"
 #include "store/pool.h"
 #include "subscription/intake.h"
 #include "workflow/scheduler.h"
@@ -183,6 +184,14 @@ int CmdServe(const Config& config) {
   options.max_inflight_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_inflight_body_bytes")));
   options.max_connections = config.GetInt("max_connections");
   if (options.max_connections == 0) options.max_connections = http::DefaultMaxConnections();
+  // ping.jsp answers 503 while the local database does not answer (a SELECT 1
+  // a second on a connection of its own), so a load balancer stops sending here.
+  store::HealthProbe health(config.Get("local_db"));
+  health.Start();
+  options.health = [&health] {
+    store::HealthProbe::State state = health.Current();
+    return http::Health{state.ok, std::move(state.problem)};
+  };
   // Blocking SOAP methods (Logon, discovery, …) run on the server's handler
   // pool; Ingest and IngestExt answer from the staging writer's callback.
   std::function<void(std::function<void()>)> run_blocking;

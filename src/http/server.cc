@@ -321,9 +321,17 @@ bool HandleHealth(const Request& request, const ServerOptions& options, Response
   if (request.method != "GET" && request.method != "HEAD") return false;
   auto now = std::chrono::system_clock::now();
   if (request.path == "/nl/jsp/ping.jsp") {
-    response.status = 200;
+    Health health = options.health ? options.health() : Health{};
+    auto second = std::chrono::floor<std::chrono::seconds>(now);
     response.content_type = "text/plain;charset=utf-8";
-    response.body = fmt::format("OK\n{:%Y-%m-%d %H:%M:%S}.000Z\n", std::chrono::floor<std::chrono::seconds>(now));
+    if (health.ok) {
+      response.status = 200;
+      response.body = fmt::format("OK\n{:%Y-%m-%d %H:%M:%S}.000Z\n", second);
+    } else {
+      // A load balancer's health check takes the node out on this status.
+      response.status = 503;
+      response.body = fmt::format("ERROR\n{:%Y-%m-%d %H:%M:%S}.000Z\n{}\n", second, health.problem);
+    }
     return true;
   }
   if (request.path == "/r/test") {

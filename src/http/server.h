@@ -4,7 +4,8 @@
 //
 // The server knows nothing of SOAP: requests go to a handler, so nearly
 // everything behind it is tested without a socket. The health endpoints (ping,
-// /r/test) are handled here.
+// /r/test) are handled here; ping asks ServerOptions::health, a hook, so this
+// module needs no database.
 //
 // Threads: a few I/O threads (one per core by default) run every connection and
 // never block. A handler is either
@@ -82,6 +83,17 @@ struct TlsOptions {
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
 };
 
+// What GET /nl/jsp/ping.jsp reports: healthy, or why not (a line for the body,
+// no secrets: the endpoint needs no session).
+struct Health {
+  bool ok = true;
+  std::string problem;
+};
+
+// Asked by every ping, on an I/O thread: it must not block (answer from a
+// cached state, e.g. a store::HealthProbe's).
+using HealthCheck = std::function<Health()>;
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
   TlsOptions tls;                         // when enabled(), `listen` speaks HTTPS
@@ -102,6 +114,9 @@ struct ServerOptions {
   // many large bodies at once cannot exhaust memory. At least max_body_bytes.
   std::size_t max_inflight_body_bytes = kDefaultMaxInflightBodyBytes;
   std::string instance_name = "stagebridge";
+  // The node's health for ping.jsp: unset = always healthy. When it reports a
+  // problem, ping answers 503 with it, so a load balancer stops sending here.
+  HealthCheck health;
   // How long Wait() lets in-flight requests finish after a stop; the
   // connections of those still running are then dropped.
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;
@@ -122,8 +137,9 @@ int DefaultMaxConnections();
 // certificate); InvalidArgument naming the file and the problem otherwise.
 Status CheckTls(const TlsOptions& tls);
 
-// The built-in endpoints: GET /nl/jsp/ping.jsp and GET /r/test. Returns false
-// when `request` is not for one of them.
+// The built-in endpoints: GET /nl/jsp/ping.jsp (200 "OK" and the time, or 503
+// "ERROR", the time and the problem when options.health reports one) and
+// GET /r/test. Returns false when `request` is not for one of them.
 bool HandleHealth(const Request& request, const ServerOptions& options, Response& response);
 
 class Server {

@@ -85,6 +85,34 @@ TEST_F(ServerTest, PingAnswersOk) {
   EXPECT_EQ(calls_.load(), 0);
 }
 
+TEST_F(ServerTest, PingAsksTheHealthHookEveryTime) {
+  std::atomic<bool> healthy{true};
+  std::atomic<int> asked{0};
+  ServerOptions options;
+  options.health = [&] {
+    ++asked;
+    return healthy ? Health{} : Health{false, "local database unreachable for 3 s"};
+  };
+  StartServer(options);
+  tcp::socket s = Connect();
+  auto up = RoundTrip(s, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11});
+  EXPECT_EQ(up.result_int(), 200);
+  EXPECT_EQ(up.body().substr(0, 3), "OK\n");
+  healthy = false;
+  auto down = RoundTrip(s, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11});
+  EXPECT_EQ(down.result_int(), 503) << "a balancer's health check takes the node out";
+  EXPECT_EQ(down.body().substr(0, 6), "ERROR\n");
+  EXPECT_NE(down.body().find("local database unreachable for 3 s\n"), std::string::npos) << down.body();
+  EXPECT_TRUE(down.keep_alive()) << "the connection stays usable";
+  healthy = true;
+  EXPECT_EQ(RoundTrip(s, {bhttp::verb::get, "/nl/jsp/ping.jsp", 11}).result_int(), 200) << "back when it is";
+  EXPECT_EQ(asked.load(), 3);
+  // /r/test and the handler do not depend on the hook.
+  healthy = false;
+  EXPECT_EQ(RoundTrip(s, {bhttp::verb::get, "/r/test", 11}).result_int(), 200);
+  EXPECT_EQ(calls_.load(), 0);
+}
+
 TEST_F(ServerTest, RedirTestEscapesHost) {
   StartServer();
   tcp::socket s = Connect();

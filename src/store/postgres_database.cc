@@ -27,6 +27,17 @@ constexpr std::size_t kCopyChunkBytes = std::size_t{64} * 1024;
 
 // Seconds libpq waits for a server that does not answer, unless the URL says otherwise.
 constexpr const char* kDefaultConnectTimeout = "10";
+// A server that vanished without closing the connection (a network partition, a
+// host that lost power) would leave a call waiting for its answer for the
+// kernel's ~15 minutes of retransmissions: TCP keepalives after 10 s idle, 3
+// probes 3 s apart (a call waiting for its answer: ~20 s), and 30 s at most for
+// data the server does not acknowledge, end the wait (Unavailable, then a
+// reconnect). A live server answers keepalives while it works on a long
+// statement, so they never cut one. The URL may override them.
+constexpr const char* kDefaultKeepalivesIdle = "10";
+constexpr const char* kDefaultKeepalivesInterval = "3";
+constexpr const char* kDefaultKeepalivesCount = "3";
+constexpr const char* kDefaultTcpUserTimeoutMs = "30000";
 
 void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}
 
@@ -260,8 +271,17 @@ PostgresDatabase::~PostgresDatabase() {
 
 Result<std::unique_ptr<Database>> PostgresDatabase::Open(const DatabaseUrl& url) {
   // Entries before the expanded dbname are defaults the URL can override.
-  const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {kDefaultConnectTimeout, "stagebridge", url.target.c_str(), nullptr};
+  const char* keywords[] = {"connect_timeout",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            "tcp_user_timeout",
+                            "application_name",
+                            "dbname",
+                            nullptr};
+  const char* values[] = {
+      kDefaultConnectTimeout,   kDefaultKeepalivesIdle, kDefaultKeepalivesInterval, kDefaultKeepalivesCount,
+      kDefaultTcpUserTimeoutMs, "stagebridge",          url.target.c_str(),         nullptr};
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) {
     return Status::Unavailable("cannot connect to " + url.redacted + ": out of memory");

@@ -1,4 +1,5 @@
 // store_test.cc — the Database contract, run against SQLite and PostgreSQL alike.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "store/database.h"
+#include "store/health_probe.h"
 #include "store/postgres_database.h"
 #include "store/sqlite_database.h"
 #include "support/test_databases.h"
@@ -417,6 +419,14 @@ TEST_P(StoreTest, TwoTestDatabasesAtOnceAreSeparate) {
   EXPECT_FALSE(*exists);
 }
 
+TEST_P(StoreTest, HealthProbeSaysReachable) {
+  HealthProbe probe(tdb_->url());
+  ASSERT_TRUE(probe.ProbeNow().ok());
+  EXPECT_TRUE(probe.Current().ok);
+  probe.Start();  // the thread starts with a probe of its own and stops with the object
+  EXPECT_TRUE(probe.Current().ok);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, testing::ValuesIn(AllBackends()), BackendParamName());
 
 // PostgreSQL-only behaviour: what a server does that an embedded file cannot.
@@ -587,6 +597,31 @@ TEST(StoreOpenTest, UnreachablePostgresIsUnavailableWithoutPassword) {
   EXPECT_EQ(db.status().code(), Status::Code::kUnavailable) << db.status().ToString();
   EXPECT_EQ(db.status().message().find("s3cret-pw"), std::string::npos) << db.status().message();
   EXPECT_NE(db.status().message().find("app:***@127.0.0.1"), std::string::npos) << db.status().message();
+}
+
+TEST(HealthProbeTest, UnreachableServerIsUnhealthyAtOnceWithoutItsAddress) {
+  int port = ClosedPort();
+  HealthProbe probe("postgresql://nobody:s3cret@127.0.0.1:" + std::to_string(port) + "/x");
+  auto started = std::chrono::steady_clock::now();
+  Status status = probe.ProbeNow();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5)) << "refused, not timed out";
+  EXPECT_EQ(status.code(), Status::Code::kUnavailable) << status.ToString();
+  HealthProbe::State state = probe.Current();
+  EXPECT_FALSE(state.ok);
+  EXPECT_THAT(state.problem, HasSubstr("the local database is unreachable"));
+  EXPECT_THAT(state.problem, ::testing::Not(HasSubstr(std::to_string(port))));
+  EXPECT_THAT(state.problem, ::testing::Not(HasSubstr("s3cret")));
+}
+
+TEST(HealthProbeTest, AnAnswerTooOldIsUnhealthy) {
+  // A probe stuck on a server that never answers leaves the last answer growing
+  // old: with stale_after 0 any answer is already too old.
+  HealthProbe probe("sqlite::memory:", {std::chrono::milliseconds(1000), std::chrono::milliseconds(0)});
+  ASSERT_TRUE(probe.ProbeNow().ok());
+  auto at = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() == at) {
+  }
+  EXPECT_FALSE(probe.Current().ok);
 }
 
 TEST(StoreOpenTest, SqliteCreatesParentDirectory) {
