@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(${FUZZ_TARGETS:-fuzz_soap_request fuzz_ingest_document fuzz_querydef})
+targets=(${FUZZ_TARGETS:-fuzz_soap_request fuzz_ingest_document fuzz_querydef fuzz_e4x})
 
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz.sh: clang++ not found (install clang and libclang-rt-14-dev)" >&2

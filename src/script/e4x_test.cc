@@ -128,6 +128,8 @@ TEST(E4xAccessorTest, Forms) {
   EXPECT_EQ(Out("delete x.@a; x.@b++"), "delete x[\"@a\"]; x[\"@b\"]++");
   EXPECT_EQ(Out("x\n  .@a"), "x\n  [\"@a\"]");
   EXPECT_EQ(Out("x.y.length()"), "x.y.length()");
+  EXPECT_EQ(Out("x /* c */.@a // .@b"), "x /* c */[\"@a\"] // .@b");
+  ExpectUnchanged("a . b . c; x.\n  y(); p = a.\n  b;");
 }
 
 TEST(E4xForEachTest, Forms) {
@@ -168,7 +170,7 @@ TEST(E4xTrapTest, StringsTemplatesComments) {
        {"s = '<a>' + \"<b x={y}>\" + 'it\\'s <' + \"\\\"<\";", "s = 'x.@y ..z for each (';",
         "t = `<a>${ '<b>' + `${ {c: '<d>'}.c }` }</a>`;", "t = `\\${<a>}`;", "// <a> x.@y\n/* <b>\n x..z */ y = 1;",
         "s = 'a\\\n<b>';", "t = tag`<a>`;", "<!-- old html comment <a>\nx = 1;", "x = 1;\n--> html close comment <a>\n",
-        "#!/usr/bin/env sb <a>\nx = 1;"}) {
+        "#!/usr/bin/env sb <a>\nx = 1;", "x = a <!-- b <c>\n;"}) {
     ExpectUnchanged(s);
   }
 }
