@@ -18,7 +18,8 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev postgresql-15 postgresql-client-15
     clang-format clang-tidy clang libclang-rt-14-dev python3 util-linux curl nodejs wrk postgresql-contrib
-    gnuplot-nox time openssl)  # openssl: the TLS tests and bench scenario 8 make their certificates
+    gnuplot-nox time openssl  # openssl: the TLS tests and bench scenario 8 make their certificates
+    haproxy)                  # scripts/cluster.sh: tests/cluster and bench scenario 9
   # npm: Debian's nodejs needs the npm package; a NodeSource nodejs bundles npm.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

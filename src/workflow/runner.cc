@@ -25,6 +25,23 @@ std::string MakeHolder() {
   return fmt::format("{}:{}:{}", host, getpid(), staging::NewUuid().substr(0, 8));
 }
 
+// Runs whose end could not be recorded (the local database went away as they
+// ended): left so, the history would show them running beside the next run of
+// the same holder, which MarkInterrupted leaves alone. The holder's next run of
+// the workflow records them first, in error.
+std::mutex unrecorded_mu;
+std::vector<RunRecord> unrecorded;  // GUARDED_BY(unrecorded_mu)
+
+void RecordLateEnds(store::Database& local, const std::string& holder, const std::string& workflow) {
+  std::lock_guard lock(unrecorded_mu);
+  std::erase_if(unrecorded, [&](const RunRecord& r) {
+    if (r.holder != holder || r.workflow != workflow) return false;
+    std::string error = fmt::format("{}{}(ended at {}, recorded late: the local database was unreachable then)",
+                                    r.error, r.error.empty() ? "" : " ", r.ended);
+    return FinishRun(local, r.id, r.status == "done" ? "done" : "error", error).ok();
+  });
+}
+
 // Renews the lease every third of its lifetime on its own connection until
 // stopped; sets `lost` when the lease could not be renewed (another process may
 // then take it: the run stops before its next cloud commit).
@@ -160,6 +177,7 @@ Result<RunRecord> Runner::Run(const RunRequest& request) {
     if (Status s = MarkInterrupted(*local, request.workflow, holder_); !s.ok()) {
       spdlog::warn("workflow {}: cannot mark interrupted runs: {}", request.workflow, s.ToString());
     }
+    RecordLateEnds(*local, holder_, request.workflow);
     Result<std::int64_t> id = StartRun(*local, request.workflow, request.trigger, holder_);
     if (!id.ok()) {
       (void)ReleaseLease(*local, request.workflow, holder_);
@@ -184,6 +202,8 @@ Result<RunRecord> Runner::Run(const RunRequest& request) {
   run.ended = NowSeconds();
   if (Status s = FinishRun(*local, run.id, run.status, run.error); !s.ok()) {
     spdlog::error("workflow {} run {}: cannot record its end: {}", run.workflow, run.id, s.ToString());
+    std::lock_guard lock(unrecorded_mu);
+    unrecorded.push_back(run);  // recorded by this holder's next run
   }
   (void)ReleaseLease(*local, request.workflow, holder_);
   if (outcome.ok()) {
