@@ -22,6 +22,8 @@ if [[ "${1:-}" == "--test" ]]; then
     haproxy)                  # scripts/cluster.sh: tests/cluster and bench scenario 9
   # npm: Debian's nodejs needs the npm package; a NodeSource nodejs bundles npm.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
+  # tests/console: the operator console in Debian's headless Chromium, driven by selenium
+  packages+=(chromium chromium-driver python3-selenium)
 fi
 
 missing=()

@@ -11,6 +11,7 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/commands_query.h"
+#include "console/console.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "schema/schema_set.h"
@@ -97,8 +98,10 @@ int CmdServe(const Config& config) {
   http::Metrics metrics;
   staging::WriterOptions writer_options;
   writer_options.workers = config.GetInt("writer_threads");
-  writer_options.on_batch = [&metrics](std::size_t calls, std::size_t records) {
+  console::BacklogSeries backlog_series;  // the console's ingest/backlog plot
+  writer_options.on_batch = [&metrics, &backlog_series](std::size_t calls, std::size_t records) {
     metrics.ObserveBatch(calls, records);
+    backlog_series.AddIngested(static_cast<std::int64_t>(records));
   };
   staging::StagingWriter writer(pool, writer_options);
   if (Status s = writer.Prepare(); !s.ok()) return Fail("local database", s);
@@ -133,10 +136,12 @@ int CmdServe(const Config& config) {
   workflow::Runner runner(pool, *schemas, RunnerOptionsFrom(config, authenticator));
   if (Status s = runner.Prepare(); !s.ok()) return Fail("local database", s);
   std::vector<workflow::Scheduler::Entry> entries;
+  std::vector<console::WorkflowEntry> console_workflows;
   for (const auto& [name, key] : {std::pair<std::string, std::string>{workflow::kReplicate, "replicate_schedule"},
                                   std::pair<std::string, std::string>{workflow::kUnsubscribe, "unsubscribe_schedule"},
                                   std::pair<std::string, std::string>{workflow::kCleanup, "cleanup_schedule"}}) {
     entries.push_back({name, *workflow::ParseSchedule(config.Get(key))});  // validated with the configuration
+    console_workflows.push_back({name, config.Get(key), entries.back().schedule});
   }
   workflow::Scheduler scheduler(runner, std::move(entries));
 
@@ -153,6 +158,12 @@ int CmdServe(const Config& config) {
   // connection the staging writer or the sync needs.
   query::Engine queries(*schemas, QueryEngineOptionsFrom(config, 4));
   deps.queries = &queries;
+  // The operator console (/console/, docs/console.md): same sessions, same
+  // query engine and rights, Run now through the scheduler.
+  console::ConsoleOptions console_options;
+  console_options.workflows = std::move(console_workflows);
+  console::Console console({authenticator, *schemas, queries, pool, deps.start_workflow, backlog_series},
+                           std::move(console_options));
   services::RegisterAll(router, deps);
 
   metrics.AddGauge("stagebridge_staging_pending_rows", "Rows waiting in staging tables for the next sync.", "schema",
@@ -197,6 +208,7 @@ int CmdServe(const Config& config) {
   std::function<void(std::function<void()>)> run_blocking;
   router.set_blocking_runner([&run_blocking](std::function<void()> work) { run_blocking(std::move(work)); });
   auto handle_other = [&](const http::Request& request) {
+    if (console::Console::Handles(request.path)) return console.Handle(request);
     if (request.path == "/nl/jsp/schemawsdl.jsp" && request.method == "GET") {
       std::string id = soap::QueryValue(request.query, "schema");
       const soap::ServiceDef* service = router.FindService(id);
@@ -291,7 +303,9 @@ int CmdServe(const Config& config) {
   // A line on stdout that scripts and tests wait for instead of sleeping.
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
   scheduler.Start();
+  console.Start();
   server.Wait();
+  console.Stop();
   scheduler.Stop();  // a run in progress stops after its current batch
   // Calls the server gave up on (the grace ran out) are finished while the
   // router and the metrics they report to still exist.
