@@ -33,6 +33,7 @@ TITLES = {
     "6": "unitary Ingest latency at half the peak throughput",
     "7": "ExecuteQuery over HTTP vs the same SQL in psql",
     "8": "unitary Ingest over HTTPS vs over HTTP (one server, listen + listen_http)",
+    "9": "unitary Ingest through HAProxy to N nodes (one local database) vs one node direct",
 }
 # scenario → (target, "min" when higher is better / "max" when lower is better)
 TARGETS = {"1": (1.0, "min"), "2": (0.7, "min"), "3": (1.0, "min"), "4": (0.8, "min"), "4mem": (1.5, "max")}
@@ -206,6 +207,11 @@ def summary_rows(groups, meta):
                         "%s (p99 %s)" % (fmt_n(g.sb, "req/s"), fmt_ms(g.x("https_p99_us"))),
                         "%s (p99 %s)" % (fmt_n(g.base, "req/s"), fmt_ms(g.x("http_p99_us"))), ratio, "—",
                         "for the record", g))
+        elif scn == "9":
+            out.append(("9", TITLES["9"], "%s node%s, %s clients" % (batch, "" if batch == "1" else "s", clients),
+                        "%s (p99 %s)" % (fmt_n(g.sb, "req/s"), fmt_ms(g.x("p99_us"))),
+                        "%s (p99 %s)" % (fmt_n(g.base, "req/s"), fmt_ms(g.x("direct_p99_us"))), ratio, "—",
+                        "for the record", g))
         elif scn == "6":
             out.append(("6", TITLES["6"],
                         "%s connections paced to %s req/s = ½ of the peak %s req/s" % (
@@ -307,7 +313,7 @@ def plot(out_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7,8")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9")
     ap.add_argument("--before")
     ap.add_argument("--peak")
     a = ap.parse_args()
@@ -447,6 +453,32 @@ def main():
                  "once a second by every wrk thread towards its share of half the peak. Target %s req/s, achieved "
                  "%s req/s: p50 %s, p90 %s, p99 %s (wrk times each call from its send to its answer)." % (g.key[2], fmt_n(g.x("target_rps")), fmt_n(g.sb), fmt_ms(g.x("p50_us")),
                                                fmt_ms(g.x("p90_us")), fmt_ms(g.x("p99_us"))))
+        L.append("")
+
+    s9 = [g for g in groups if g.key[0] == "9"]
+    if s9:
+        L.append("## Scenario 9: where the time goes (CPU in %% of one core, medians over the rounds; %s cores = %s %%)"
+                 % (meta.get("cores", "?"), 100 * int(num(meta.get("cores")) or 0)))
+        L.append("")
+        L.append("The nodes, HAProxy, PostgreSQL and wrk all run on this machine's cores: adding a node adds no CPU, "
+                 "it only splits the same cores among more processes. *other* is the rest of the busy time: wrk, "
+                 "the kernel's loopback traffic not charged to a process, anything else running.")
+        L.append("")
+        L.append("| nodes | clients | path | req/s | p99 | nodes CPU | HAProxy CPU | PostgreSQL CPU | all busy | other "
+                 "| WAL bytes/call | fsyncs/s | calls/fsync |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for g in s9:
+            for label, pre, rps in (("HAProxy", "", g.sb), ("direct (node 1)", "direct_", g.base)):
+                def x(k, pre=pre):
+                    return g.x(pre + k)
+                other = None
+                if None not in (x("cpu_all"), x("cpu_nodes"), x("cpu_haproxy"), x("cpu_pg")):
+                    other = x("cpu_all") - x("cpu_nodes") - x("cpu_haproxy") - x("cpu_pg")
+                L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    g.key[3], g.key[2], label, fmt_n(rps), fmt_ms(x("p99_us")), fmt_n(x("cpu_nodes")),
+                    fmt_n(x("cpu_haproxy")) if pre == "" else "—", fmt_n(x("cpu_pg")), fmt_n(x("cpu_all")),
+                    fmt_n(other), fmt_n(x("wal_bytes_per_call")), fmt_n(x("fsyncs_per_s")),
+                    fmt_n(x("calls_per_fsync"))))
         L.append("")
 
     L.append("## Every measurement")

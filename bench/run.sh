@@ -20,6 +20,9 @@
 #      vs the same SQL in psql (\timing), each the median of its repetitions   (for the record)
 #   8  unitary Ingest over HTTPS vs over HTTP, one server (listen + listen_http), 8 and 32
 #      clients, alternated                                                    (for the record)
+#   9  unitary Ingest through HAProxy to 1, 2, 3 nodes sharing one local database
+#      (scripts/cluster.sh) vs one node direct, 32 and 128 clients, alternated;
+#      CPU of each process and PostgreSQL's WAL per call                      (for the record)
 #
 # --quick: tiny durations and counts (about a minute), the mode the test suite runs;
 # it checks the harness, not the speed: a missed target never fails a run. Any run
@@ -36,7 +39,7 @@ root=$PWD
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-quick=0 out="" only="1,2,3,4,5,6,7,8" before="" seconds="" rounds="" clients="" sync_rows=""
+quick=0 out="" only="1,2,3,4,5,6,7,8,9" before="" seconds="" rounds="" clients="" sync_rows=""
 orig_args=("$@")
 while (($#)); do
   case $1 in
@@ -84,10 +87,12 @@ if ((quick)); then
   : "${seconds:=1}" "${rounds:=1}" "${clients:=1 8 32}" "${sync_rows:=2000}"
   batch_sizes="10 100" batch_clients=8 upsert_clients="8" keys=1000 sync_rounds=1 latency_seconds=3
   sqlite_rounds=1 mode=quick tls_clients="8" query_rows=20000 query_select=1000 query_reps=3
+  cluster_clients="8" cluster_nodes="1 2"
 else
   : "${seconds:=8}" "${rounds:=3}" "${clients:=1 8 32 128}" "${sync_rows:=1000000}"
   batch_sizes="100 1000" batch_clients=8 upsert_clients="8 32" keys=10000 sync_rounds=${BENCH_SYNC_ROUNDS:-3}
   latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full tls_clients="8 32" query_rows=1000000 query_select=10000 query_reps=10
+  cluster_clients="32 128" cluster_nodes="1 2 3"
 fi
 out=${out:-bench/report}
 mkdir -p "$out"
@@ -577,6 +582,90 @@ tls_scenario() {
   stop_server
 }
 
+# ------------------------------------------------------------------ scenario 9: the cluster
+# ticks PID…: CPU time (user + system, clock ticks) the processes have used so far.
+ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
+    t=$((t + ${f% *} + ${f#* }))
+  done
+  echo "$t"
+}
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }  # user nice system irq softirq
+wal_stats() { psql -qAtX "$pg_url" -c "SELECT wal_bytes::bigint || ' ' || wal_sync FROM pg_stat_wal"; }
+
+# cluster_wrk NAME C BASE NODE_PIDS: run_wrk against BASE, with the CPU used meanwhile by
+# the nodes, HAProxy, PostgreSQL and in all (percent of one core; 200 = both cores), and
+# the WAL bytes and fsyncs per call; sets c_extra.
+cluster_wrk() {
+  local name=$1 c=$2 base=$3 pids=$4 pg_pids n0 h0 p0 b0 w0 t0 t1 n1 h1 p1 b1 w1 hz
+  hz=$(getconf CLK_TCK)
+  pg_pids=$(pgrep -x postgres | tr '\n' ' ')
+  read -r w0 s0 <<<"$(wal_stats)"
+  n0=$(ticks $pids) h0=$(ticks "$CLUSTER_HAPROXY_PID") p0=$(ticks $pg_pids) b0=$(busy_ticks) t0=$(now)
+  wrk_base=$base run_wrk "$name" "$c" "$seconds" ingest 1
+  pg_pids="$pg_pids $(pgrep -x postgres | tr '\n' ' ')"
+  n1=$(ticks $pids) h1=$(ticks "$CLUSTER_HAPROXY_PID") p1=$(ticks $(tr ' ' '\n' <<<"$pg_pids" | sort -u)) b1=$(busy_ticks) t1=$(now)
+  read -r w1 s1 <<<"$(wal_stats)"
+  local el calls=${w_req:-0}
+  el=$(calc "$t1 - $t0" 3)
+  c_extra="p50_us=$w_p50;p99_us=$w_p99;cpu_nodes=$(calc "100 * ($n1 - $n0) / $hz / $el" 0);cpu_haproxy=$(calc "100 * ($h1 - $h0) / $hz / $el" 0)"
+  c_extra+=";cpu_pg=$(calc "100 * ($p1 - $p0) / $hz / $el" 0);cpu_all=$(calc "100 * ($b1 - $b0) / $hz / $el" 0)"
+  if ((calls > 0)); then
+    c_extra+=";wal_bytes_per_call=$(calc "($w1 - $w0) / $calls" 0);fsyncs_per_s=$(calc "($s1 - $s0) / $el" 0);calls_per_fsync=$(calc "$calls / (($s1 - $s0) + 0.0001)" 1)"
+  fi
+}
+
+cluster_scenario() {
+  local n r c envf pid ports first
+  for n in $cluster_nodes; do
+    envf=$work/cluster-$n.env
+    rm -f "$envf"
+    log "9: starting scripts/cluster.sh with $n node(s)"
+    STAGEBRIDGE_REPLICATE_SCHEDULE=off STAGEBRIDGE_UNSUBSCRIBE_SCHEDULE=off STAGEBRIDGE_CLEANUP_SCHEDULE=off \
+      scripts/cluster.sh --nodes "$n" --bin "$bin" --pg-url "$pg_url" --log-level warn --dir "$work/cluster-$n" \
+      --env-file "$envf" >"$raw/s9-cluster-$n.txt" 2>&1 &
+    pid=$!
+    local i=0
+    while [[ ! -s $envf ]] && ((i++ < 1200)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [[ ! -s $envf ]]; then
+      fail "9: scripts/cluster.sh did not start $n node(s) (raw/s9-cluster-$n.txt)"
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      continue
+    fi
+    # shellcheck disable=SC1090
+    source "$envf"
+    SB_TOKEN=$CLUSTER_TOKEN SB_SECURITY=$CLUSTER_SECURITY
+    export SB_TOKEN SB_SECURITY
+    first=${CLUSTER_NODE_PORTS%% *}
+    for ((r = 1; r <= rounds; r++)); do
+      for c in $cluster_clients; do
+        log "9: unitary Ingest through HAProxy to $n node(s) vs one node direct, $c clients, round $r"
+        pg_reset "$CLUSTER_LOCAL_DB"
+        cluster_wrk "s9-direct-n$n-c$c-r$r" "$c" "http://127.0.0.1:$first" "${CLUSTER_NODE_PIDS%% *}"
+        check_rows "s9-direct-n$n-c$c-r$r" "${w_req:-0}" pg_count "$CLUSTER_LOCAL_DB"
+        local direct_rps=$w_rps direct_extra=$c_extra
+        pg_reset "$CLUSTER_LOCAL_DB"
+        cluster_wrk "s9-haproxy-n$n-c$c-r$r" "$c" "$CLUSTER_URL" "$CLUSTER_NODE_PIDS"
+        check_rows "s9-haproxy-n$n-c$c-r$r" "${w_req:-0}" pg_count "$CLUSTER_LOCAL_DB"
+        record 9 postgres "$c" "$n" "$r" "$w_rps" "$direct_rps" req/s \
+          "$c_extra;direct_${direct_extra//;/;direct_};load=$(loadavg)"
+      done
+    done
+    kill "$pid" 2>/dev/null || true
+    local st=0
+    wait "$pid" 2>/dev/null || st=$?
+    ((st == 0 || st == 143)) || fail "9: scripts/cluster.sh with $n node(s) exited with status $st (raw/s9-cluster-$n.txt)"
+    cp "$work/cluster-$n/"*.log "$raw/" 2>/dev/null || true
+    for f in "$raw"/node*.log "$raw"/haproxy.log; do [[ -f $f ]] && mv "$f" "$raw/s9-n$n-$(basename "$f")"; done
+  done
+}
+
 # ------------------------------------------------------------------ run
 log "bench ($mode): out $out, binary ${bin#"$root"/}, PostgreSQL $pg_url"
 if want 1 || want 2 || want 3 || want 6; then pg_ingest_scenarios; fi
@@ -584,6 +673,7 @@ if want 4; then sync_scenario; fi
 if want 5; then sqlite_scenarios; fi
 if want 7; then query_scenario; fi
 if want 8; then tls_scenario; fi
+if want 9; then cluster_scenario; fi
 {
   echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "elapsed_s=$(calc "$(now) - $started" 0)"
