@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/commands_operator.h"
 #include "cli/commands_query.h"
+#include "cli/commands_script.h"
 #include "cli/commands_service.h"
 #include "cli/commands_workflow.h"
 #include "cli/config.h"
@@ -84,7 +85,8 @@ int RunCli(int argc, char** argv) {
   op_password->add_option("login", op_login, "login")->required();
   op_password->add_flag("--password-stdin", op_password_stdin, "read the password from standard input")->required();
 
-  CLI::App* workflow_cmd = app.add_subcommand("workflow", "technical workflows: run now, list, run history");
+  CLI::App* workflow_cmd =
+      app.add_subcommand("workflow", "technical and user workflows: run now, list, run history, log, reload");
   workflow_cmd->require_subcommand(1);
   WorkflowRunOptions wf_run;
   std::string wf_name;
@@ -101,6 +103,22 @@ int RunCli(int argc, char** argv) {
   wf_history->add_option("name", wf_name, "ffdaReplicateStagingData, ffdaUnsubscribe or cleanup")->required();
   wf_history->add_option("--limit", wf_limit, "how many runs (default 20)")->check(CLI::Range(1, 100000));
   wf_history->add_flag("--json", wf_json, "print the runs as JSON");
+  CLI::App* wf_reload = workflow_cmd->add_subcommand(
+      "reload", "check the user workflow files of workflows_dir and have the running servers reload them");
+  std::int64_t wf_log_run = 0;
+  CLI::App* wf_log = workflow_cmd->add_subcommand("log", "print a user workflow run's log lines");
+  wf_log->add_option("name", wf_name, "the workflow's internal name")->required();
+  wf_log->add_option("--run", wf_log_run, "this run (default: the newest)")->check(CLI::PositiveNumber);
+
+  CLI::App* script_cmd = app.add_subcommand("script", "workflow JavaScript (E4X included) run from the command line");
+  script_cmd->require_subcommand(1);
+  ScriptRunOptions script_run;
+  CLI::App* script_run_cmd =
+      script_cmd->add_subcommand("run", "run a script now as one activity; its log lines on standard output");
+  script_run_cmd->add_option("file", script_run.file, "FILE.js, or - for standard input")->required();
+  script_run_cmd->add_option("--operator", script_run.op, "the operator it runs as (default admin)");
+  script_run_cmd->add_option("--timeout", script_run.timeout, "seconds before it is stopped (default script_timeout)")
+      ->check(CLI::PositiveNumber);
 
   CLI::App* service_cmd = app.add_subcommand("service", "subscription services (nms:service) in the cloud database");
   service_cmd->require_subcommand(1);
@@ -177,6 +195,9 @@ int RunCli(int argc, char** argv) {
   if (wf_run_cmd->parsed()) return CmdWorkflowRun(*config, wf_run);
   if (wf_list->parsed()) return CmdWorkflowList(*config);
   if (wf_history->parsed()) return CmdWorkflowHistory(*config, wf_name, wf_limit, wf_json);
+  if (wf_reload->parsed()) return CmdWorkflowReload(*config);
+  if (wf_log->parsed()) return CmdWorkflowLog(*config, wf_name, wf_log_run);
+  if (script_run_cmd->parsed()) return CmdScriptRun(*config, script_run);
   if (svc_add_cmd->parsed()) return CmdServiceAdd(*config, svc_add);
   if (svc_list_cmd->parsed()) return CmdServiceList(*config);
   if (op_add->parsed()) return CmdOperatorAdd(*config, op_login, op_admin, op_schemas, std::cin);

@@ -11,10 +11,12 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/commands_query.h"
+#include "cli/commands_script.h"
 #include "console/console.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "schema/schema_set.h"
+#include "script/workflows.h"
 #include "services/services.h"
 #include "soap/router.h"
 #include "soap/wsdl.h"
@@ -144,6 +146,12 @@ int CmdServe(const Config& config) {
     console_workflows.push_back({name, config.Get(key), entries.back().schedule});
   }
   workflow::Scheduler scheduler(runner, std::move(entries));
+  // User workflows (workflows_dir): JavaScript activities calling the services
+  // in process, run by the same scheduler under the same lease and history.
+  script::UserWorkflowSet user_workflows(ScriptEnvFrom(config, router, authenticator), config.Get("workflows_dir"));
+  runner.set_user_workflows(&user_workflows);
+  WorkflowReloader reloader(pool, user_workflows, scheduler);
+  reloader.Reload("start");
 
   services::Deps deps{
       authenticator, *schemas, writer, router, config.Get("instance_name"), config.GetInt("session_lifetime"), {}};
@@ -151,6 +159,7 @@ int CmdServe(const Config& config) {
                                      const std::string& trigger) {
     return scheduler.RunNow(workflow, schema, trigger);
   };
+  deps.workflow_operator = [&user_workflows](const std::string& name) { return user_workflows.OperatorOf(name); };
   subscription::Intake subscriptions(pool, config.Get("cloud_db"), *schemas);
   if (Status s = subscriptions.Prepare(); !s.ok()) return Fail("local database", s);
   deps.subscriptions = &subscriptions;
@@ -193,6 +202,7 @@ int CmdServe(const Config& config) {
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");
   options.max_inflight_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_inflight_body_bytes")));
+  options.on_hangup = [&reloader] { reloader.Reload("SIGHUP"); };
   options.max_connections = config.GetInt("max_connections");
   if (options.max_connections == 0) options.max_connections = http::DefaultMaxConnections();
   // ping.jsp answers 503 while the local database does not answer (a SELECT 1
@@ -304,9 +314,11 @@ int CmdServe(const Config& config) {
   std::cout << "listening on " << host->first << ":" << *port << std::endl;
   scheduler.Start();
   console.Start();
+  reloader.Start();
   server.Wait();
   console.Stop();
-  scheduler.Stop();  // a run in progress stops after its current batch
+  reloader.Stop();
+  scheduler.Stop();  // a run in progress stops after its current batch (a script: at once)
   // Calls the server gave up on (the grace ran out) are finished while the
   // router and the metrics they report to still exist.
   writer.Stop();

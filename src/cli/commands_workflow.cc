@@ -3,6 +3,7 @@
 // local database keeps one run at a time across processes).
 #include "cli/commands_workflow.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -14,7 +15,9 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/json.h"
+#include "cli/stack.h"
 #include "schema/schema_set.h"
+#include "script/workflows.h"
 #include "store/pool.h"
 #include "workflow/history.h"
 #include "workflow/runner.h"
@@ -98,7 +101,47 @@ Result<bool> HistoryExists(store::Database& db) {
 
 }  // namespace
 
+namespace {
+
+bool IsTechnical(const std::string& name) {
+  const std::vector<std::string>& names = workflow::Workflows();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Every workflow: the technical ones, then those of workflows_dir, with their schedules.
+std::vector<std::pair<std::string, std::string>> AllWorkflows(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> out{{workflow::kReplicate, config.Get("replicate_schedule")},
+                                                       {workflow::kUnsubscribe, config.Get("unsubscribe_schedule")},
+                                                       {workflow::kCleanup, config.Get("cleanup_schedule")}};
+  for (const script::WorkflowDef& w : script::LoadWorkflows(config.Get("workflows_dir")).workflows) {
+    out.emplace_back(w.internal_name, w.schedule_text);
+  }
+  return out;
+}
+
+int Print(const Result<workflow::RunRecord>& run, bool json) {
+  if (!run.ok()) return Fail(run.status());
+  if (json) {
+    std::cout << RunJson(*run) << "\n";
+  } else {
+    PrintRun(*run, std::cout);
+  }
+  return run->status == "done" ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
 int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
+  if (!IsTechnical(options.name)) {
+    // A user workflow: its scripts call the services, so this process gets them.
+    Result<std::unique_ptr<ServiceStack>> stack = ServiceStack::Open(config);
+    if (!stack.ok()) return Fail(stack.status());
+    workflow::RunRequest request;
+    request.workflow = options.name;
+    request.trigger = "cli";
+    request.wait_for_lease = !options.no_wait;
+    return Print((*stack)->runner->Run(request), options.json);
+  }
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));
   if (!schemas.ok()) return Fail(schemas.status());
   store::ConnectionPool pool(config.Get("local_db"), 8);  // see Runner: up to 5 at once
@@ -112,14 +155,7 @@ int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
   request.trigger = "cli";
   request.wait_for_lease = !options.no_wait;
   if (isatty(STDERR_FILENO) != 0) request.on_progress = ShowProgress;
-  Result<workflow::RunRecord> run = runner.Run(request);
-  if (!run.ok()) return Fail(run.status());
-  if (options.json) {
-    std::cout << RunJson(*run) << "\n";
-  } else {
-    PrintRun(*run, std::cout);
-  }
-  return run->status == "done" ? kExitOk : kExitFailed;
+  return Print(runner.Run(request), options.json);
 }
 
 int CmdWorkflowList(const Config& config) {
@@ -127,11 +163,8 @@ int CmdWorkflowList(const Config& config) {
   if (!db.ok()) return Fail(db.status());
   Result<bool> ready = HistoryExists(**db);
   if (!ready.ok()) return Fail(ready.status());
-  std::map<std::string, std::string> schedules{{workflow::kReplicate, config.Get("replicate_schedule")},
-                                               {workflow::kUnsubscribe, config.Get("unsubscribe_schedule")},
-                                               {workflow::kCleanup, config.Get("cleanup_schedule")}};
   std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", "WORKFLOW", "SCHEDULE", "LAST RUN", "RUNNING NOW");
-  for (const std::string& name : workflow::Workflows()) {
+  for (const auto& [name, schedule] : AllWorkflows(config)) {
     Result<std::vector<workflow::RunRecord>> runs =
         *ready ? workflow::ListRuns(**db, name, 1) : std::vector<workflow::RunRecord>{};
     if (!runs.ok()) return Fail(runs.status());
@@ -141,18 +174,17 @@ int CmdWorkflowList(const Config& config) {
     std::string last = runs->empty() ? "never"
                                      : fmt::format("{} {} at {}", runs->front().id, runs->front().status,
                                                    LocalTime(runs->front().started));
-    std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", name, schedules[name], last,
+    std::cout << fmt::format("{:<26} {:<14} {:<40} {}\n", name, schedule, last,
                              holder->has_value() ? "yes (" + **holder + ")" : "no");
   }
   return kExitOk;
 }
 
 int CmdWorkflowHistory(const Config& config, const std::string& name, int limit, bool json) {
-  bool known = false;
-  for (const std::string& w : workflow::Workflows()) known = known || w == name;
-  if (!known) {
-    std::cerr << fmt::format("stagebridge: unknown workflow '{}' (known: {})\n", name,
-                             fmt::join(workflow::Workflows(), ", "));
+  std::vector<std::string> known;
+  for (const auto& w : AllWorkflows(config)) known.push_back(w.first);
+  if (std::find(known.begin(), known.end(), name) == known.end()) {
+    std::cerr << fmt::format("stagebridge: unknown workflow '{}' (known: {})\n", name, fmt::join(known, ", "));
     return kExitUsage;
   }
   Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));

@@ -54,6 +54,9 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"query_default_rows", "10000", "ExecuteQuery select: rows returned when the queryDef sets no lineCount"},
       {"query_max_rows", "10000", "ExecuteQuery select: most rows returned (a larger lineCount is clamped)"},
       {"query_timeout", "30", "ExecuteQuery: seconds a query may run before it is cancelled"},
+      {"workflows_dir", "", "directory of user workflow files (*.xml of JavaScript activities; docs/workflows.md)"},
+      {"script_timeout", "60", "seconds a workflow script (one activity) may run before it is stopped"},
+      {"script_memory", "256", "MiB of JavaScript heap a workflow run may use"},
   };
   return kKeys;
 }
@@ -220,6 +223,8 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_default_rows", 1, 10000000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_max_rows", 1, 10000000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "query_timeout", 1, 86400));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "script_timeout", 1, 86400));
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "script_memory", 16, 4096));
   if (std::stoll(config.Get("query_default_rows")) > std::stoll(config.Get("query_max_rows"))) {
     return Status::InvalidArgument(fmt::format("query_default_rows ({}): {} is above query_max_rows ({})",
                                                config.origins.at("query_default_rows"),

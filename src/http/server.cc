@@ -404,13 +404,16 @@ struct Server::Impl {
   void AwaitHangup() {
     hangups->async_wait([this](const boost::system::error_code& ec, int /*signo*/) {
       if (ec) return;
-      Status reloaded = Reload();
-      if (reloaded.ok()) {
-        spdlog::info("SIGHUP: TLS certificate and key reloaded from {} and {}", options.tls.cert_file,
-                     options.tls.key_file);
-      } else {
-        spdlog::error("SIGHUP: TLS files not reloaded, the previous ones stay in use: {}", reloaded.message());
+      if (options.tls.enabled()) {
+        Status reloaded = Reload();
+        if (reloaded.ok()) {
+          spdlog::info("SIGHUP: TLS certificate and key reloaded from {} and {}", options.tls.cert_file,
+                       options.tls.key_file);
+        } else {
+          spdlog::error("SIGHUP: TLS files not reloaded, the previous ones stay in use: {}", reloaded.message());
+        }
       }
+      if (options.on_hangup) asio::post(*handler_pool, options.on_hangup);
       AwaitHangup();
     });
   }
@@ -791,7 +794,7 @@ Result<std::uint16_t> Server::Start() {
   }
   SB_ASSIGN_OR_RETURN(std::uint16_t port, impl_->Bind(impl_->acceptor, o.listen));
   if (tls && !o.listen_http.empty()) SB_RETURN_IF_ERROR(impl_->Bind(impl_->http_acceptor, o.listen_http).status());
-  if (tls) {
+  if (tls || o.on_hangup) {
     impl_->hangups.emplace(*impl_->iocs[0], SIGHUP);
     impl_->AwaitHangup();
   }

@@ -117,6 +117,9 @@ struct ServerOptions {
   // The node's health for ping.jsp: unset = always healthy. When it reports a
   // problem, ping answers 503 with it, so a load balancer stops sending here.
   HealthCheck health;
+  // Called on SIGHUP (after the TLS files are reloaded, with TLS), on the
+  // handler pool: e.g. reload the user workflows. Unset: SIGHUP only reloads TLS.
+  std::function<void()> on_hangup;
   // How long Wait() lets in-flight requests finish after a stop; the
   // connections of those still running are then dropped.
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;

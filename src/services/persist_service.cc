@@ -80,6 +80,7 @@ void RegisterAll(soap::Router& router, Deps& deps) {
   router.AddService(MakeReplicationService(deps));
   router.AddService(MakeSubscriptionService(deps));
   router.AddService(MakeQueryDefService(deps));
+  router.AddService(MakeWorkflowService(deps));
 }
 
 }  // namespace stagebridge::services

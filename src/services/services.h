@@ -6,11 +6,13 @@
 //   nms:replicationStrategy  StartReplicateStagingData (run the staging sync now)
 //   nms:subscription  Subscribe, Unsubscribe (staged requests, applied by ffdaUnsubscribe)
 //   xtk:queryDef  ExecuteQuery, SelectAll (reading staging and cloud schemas back)
+//   xtk:workflow  Start (run a technical or user workflow now)
 //
 // Thread-safety: the services hold references to thread-safe components only.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "auth/authenticator.h"
@@ -33,6 +35,9 @@ struct Deps {
   // no scheduler runs it. Empty in processes without a scheduler.
   std::function<bool(const std::string& workflow, const std::string& schema, const std::string& trigger)>
       start_workflow;
+  // The operator a user workflow runs as; nullopt for a technical or unknown
+  // one (xtk:workflow#Start's rights). May be empty.
+  std::function<std::optional<std::string>(const std::string& workflow)> workflow_operator = {};
   // Checks and stages Subscribe/Unsubscribe calls; null in processes that do not serve them.
   subscription::Intake* subscriptions = nullptr;
   // Runs ExecuteQuery; null in processes that do not serve queries.
@@ -44,6 +49,7 @@ soap::ServiceDef MakePersistService(Deps& deps);
 soap::ServiceDef MakeReplicationService(Deps& deps);
 soap::ServiceDef MakeSubscriptionService(Deps& deps);
 soap::ServiceDef MakeQueryDefService(Deps& deps);
+soap::ServiceDef MakeWorkflowService(Deps& deps);
 
 // Registers every service on `router`.
 void RegisterAll(soap::Router& router, Deps& deps);

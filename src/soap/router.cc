@@ -174,6 +174,41 @@ void Router::Invoke(const std::shared_ptr<Pending>& pending) const {
   }
 }
 
+MethodResult Router::CallAs(const auth::Operator& op, const SoapCall& call, const std::string& remote) const {
+  const ServiceDef* service = FindService(call.service);
+  const MethodDef* method = nullptr;
+  if (service != nullptr) {
+    for (const MethodDef& m : service->methods) {
+      if (m.name == call.method) method = &m;
+    }
+  }
+  if (method == nullptr) {
+    return CodedError(Status::Code::kNotFound, codes::kUnknownMethod,
+                      fmt::format("Method '{}' of service '{}' is not defined.", xml::Printable(call.method),
+                                  xml::Printable(call.service)));
+  }
+  std::size_t declared = method->input_count();
+  if (call.params.size() > declared) {
+    return CodedError(
+        Status::Code::kInvalidArgument, codes::kBadParameter,
+        fmt::format("{}#{} takes {} parameter(s), {} given.", call.service, call.method, declared, call.params.size()));
+  }
+  CallContext ctx{call, {}, {}, op, remote};
+  for (const Param& p : call.params) ctx.args.push_back(&p);
+  try {
+    if (!method->async_fn) return method->fn(ctx);
+    std::promise<MethodResult> promise;
+    std::future<MethodResult> result = promise.get_future();
+    std::atomic<bool> answered{false};
+    method->async_fn(ctx, [&promise, &answered](MethodResult outs) {
+      if (!answered.exchange(true)) promise.set_value(std::move(outs));
+    });
+    return result.get();
+  } catch (const std::exception& e) {
+    return ThrownError(e.what());
+  }
+}
+
 void Router::RefuseOverLimit(Pending& pending, const std::string& login, const RateLimiter::Decision& decision) const {
   pending.retry_after_s = decision.RetryAfterSeconds();
   if (decision.first_this_second) {  // at most once a second per operator: a flood must not flood the log

@@ -137,6 +137,14 @@ class Router {
   // Handles one POST on the calling thread, waiting for an asynchronous method.
   HttpReply Handle(const HttpCall& http, const std::string& remote) const;
 
+  // Calls `call.service`#`call.method` in process as `op` (a workflow script
+  // running as its operator), on the calling thread, waiting for an
+  // asynchronous method: the same method, validation and faults as over SOAP,
+  // without the token check and the rate limit. `call.params` are the
+  // method's inputs by position (no session token). An error is the method's
+  // Status, or SOP-330006 for an unknown method, SOP-330003 for too many inputs.
+  MethodResult CallAs(const auth::Operator& op, const SoapCall& call, const std::string& remote) const;
+
  private:
   struct Pending;
 

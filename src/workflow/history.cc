@@ -105,6 +105,15 @@ Status EnsureHistoryTables(store::Database& db) {
                    {"iExpires", ColumnType::kInt64, 0, true, "0"}};
   lease.primary_key = {"sWorkflow"};
   SB_RETURN_IF_ERROR(store::EnsureTable(db, lease).status());
+
+  store::TableSpec log;
+  log.name = "SbWorkflowLog";
+  log.columns = {
+      {"iRunId", ColumnType::kInt64, 0, true, ""},         {"iSeq", ColumnType::kInt64, 0, true, ""},
+      {"iTime", ColumnType::kInt64, 0, true, "0"},         {"sActivity", ColumnType::kString, 255, true, "''"},
+      {"sLevel", ColumnType::kString, 16, true, "'info'"}, {"mText", ColumnType::kText, 0, false, ""}};
+  log.primary_key = {"iRunId", "iSeq"};
+  SB_RETURN_IF_ERROR(store::EnsureTable(db, log).status());
   return store::EnsureSequence(db, kRunSequence);
 }
 
@@ -175,9 +184,38 @@ Result<RunRecord> GetRun(store::Database& db, std::int64_t run) {
   return out;
 }
 
+Status AppendLog(store::Database& db, std::int64_t run, const std::vector<LogLine>& lines) {
+  if (lines.empty()) return Status::Ok();
+  store::Transaction txn(db);
+  SB_RETURN_IF_ERROR(txn.Begin());
+  SB_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT COALESCE(MAX(iSeq), 0) FROM SbWorkflowLog WHERE iRunId = $1", {run}));
+  std::int64_t seq = rows.empty() ? 0 : Int(rows[0][0]);
+  for (const LogLine& line : lines) {
+    SB_RETURN_IF_ERROR(db.Execute("INSERT INTO SbWorkflowLog (iRunId, iSeq, iTime, sActivity, sLevel, mText) VALUES "
+                                  "($1, $2, $3, $4, $5, $6)",
+                                  {run, ++seq, line.time, line.activity, line.level, line.text})
+                           .status());
+  }
+  return txn.Commit();
+}
+
+Result<std::vector<LogLine>> ListLog(store::Database& db, std::int64_t run) {
+  SB_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT iTime, sActivity, sLevel, mText FROM SbWorkflowLog WHERE iRunId = "
+                                          "$1 ORDER BY iSeq",
+                                          {run}));
+  std::vector<LogLine> out;
+  out.reserve(rows.size());
+  for (const store::Row& r : rows) out.push_back({Int(r[0]), Text(r[1]), Text(r[2]), Text(r[3])});
+  return out;
+}
+
 Result<std::int64_t> PurgeRuns(store::Database& db, std::int64_t before) {
   store::Transaction txn(db);
   SB_RETURN_IF_ERROR(txn.Begin());
+  SB_RETURN_IF_ERROR(db.Execute("DELETE FROM SbWorkflowLog WHERE iRunId IN (SELECT iRunId FROM SbWorkflowRun "
+                                "WHERE sStatus <> 'running' AND iEnd < $1)",
+                                {before})
+                         .status());
   SB_RETURN_IF_ERROR(db.Execute("DELETE FROM SbWorkflowRunSchema WHERE iRunId IN (SELECT iRunId FROM SbWorkflowRun "
                                 "WHERE sStatus <> 'running' AND iEnd < $1)",
                                 {before})

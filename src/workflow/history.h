@@ -6,6 +6,7 @@
 //   SbWorkflowRunSchema (iRunId, sSchema, iStaged, iInserted, iUpdated, iDeleted, iRejected,
 //                        iBatches, mRejections)
 //   SbWorkflowLease     (sWorkflow, sHolder, iExpires)
+//   SbWorkflowLog       (iRunId, iSeq, iTime, sActivity, sLevel, mText)  user workflows' log lines
 // Times are epoch seconds. Status: running, done, error, interrupted (the holder
 // died; found by the next run).
 //
@@ -56,7 +57,21 @@ Status MarkInterrupted(store::Database& db, std::string_view workflow, std::stri
 // The newest runs of `workflow` ("" = every workflow), newest first.
 Result<std::vector<RunRecord>> ListRuns(store::Database& db, std::string_view workflow, int limit);
 Result<RunRecord> GetRun(store::Database& db, std::int64_t run);
-// Deletes finished runs that ended before `before` (epoch seconds); returns how many.
+// One log line of a run (user workflows: logInfo and the like, and the activity's
+// error). Level: info | warning | error | verbose.
+struct LogLine {
+  std::int64_t time = 0;  // epoch seconds
+  std::string activity;
+  std::string level;
+  std::string text;
+};
+// Appends lines to a run's log, in order, in one transaction.
+Status AppendLog(store::Database& db, std::int64_t run, const std::vector<LogLine>& lines);
+// A run's log lines, oldest first.
+Result<std::vector<LogLine>> ListLog(store::Database& db, std::int64_t run);
+
+// Deletes finished runs that ended before `before` (epoch seconds), with their
+// figures and log lines; returns how many.
 Result<std::int64_t> PurgeRuns(store::Database& db, std::int64_t before);
 
 // The lease: held by `holder` while now < iExpires (= the time it was taken or

@@ -142,14 +142,22 @@ Result<std::vector<const schema::Schema*>> Runner::Sources(const std::string& na
   return out;
 }
 
-Result<RunRecord> Runner::Run(const RunRequest& request) {
-  bool known = false;
-  for (const std::string& w : Workflows()) known = known || w == request.workflow;
-  if (!known) {
-    return CodedError(Status::Code::kNotFound, "SYN-300003",
-                      fmt::format("Unknown workflow '{}' (known: {}).", xml::Printable(request.workflow),
-                                  fmt::join(Workflows(), ", ")));
+std::vector<std::string> Runner::Known() const {
+  std::vector<std::string> known = Workflows();
+  if (user_ != nullptr) {
+    for (std::string& name : user_->Names()) known.push_back(std::move(name));
   }
+  return known;
+}
+
+Result<RunRecord> Runner::Run(const RunRequest& request) {
+  std::vector<std::string> names = Known();
+  if (std::find(names.begin(), names.end(), request.workflow) == names.end()) {
+    return CodedError(
+        Status::Code::kNotFound, "SYN-300003",
+        fmt::format("Unknown workflow '{}' (known: {}).", xml::Printable(request.workflow), fmt::join(names, ", ")));
+  }
+  bool technical = std::find(Workflows().begin(), Workflows().end(), request.workflow) != Workflows().end();
   std::vector<const schema::Schema*> sources;
   if (request.workflow == kReplicate) {
     SB_ASSIGN_OR_RETURN(sources, Sources(request.schema));
@@ -193,8 +201,10 @@ Result<RunRecord> Runner::Run(const RunRequest& request) {
       outcome = Replicate(request, sources, run, *local, lease_lost);
     } else if (request.workflow == kUnsubscribe) {
       outcome = Subscriptions(request, run, *local, lease_lost);
-    } else {
+    } else if (request.workflow == kCleanup) {
       outcome = Cleanup(run, *local);
+    } else if (!technical) {
+      outcome = user_->Execute(run, *local, request.stop);
     }
   }
   run.status = outcome.ok() ? "done" : "error";

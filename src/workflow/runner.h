@@ -43,6 +43,21 @@ struct RunnerOptions {
   std::function<Result<std::int64_t>()> purge_sessions;
 };
 
+// Workflows defined outside this module: the user workflows of JavaScript
+// activities (src/script). The Runner gives them the same lease and run history
+// as the technical ones, and hands them the run to execute.
+class UserWorkflows {
+ public:
+  virtual ~UserWorkflows() = default;
+  // The user workflows defined now, in display order.
+  virtual std::vector<std::string> Names() const = 0;
+  // Executes `run` (recorded "running", the lease held) on `local`, the run's
+  // own connection, which it may use for its log (AppendLog). An error stops
+  // the run in error with the status's message. `stop` is set when the server
+  // stops.
+  virtual Status Execute(RunRecord& run, store::Database& local, const std::atomic<bool>* stop) = 0;
+};
+
 struct RunRequest {
   std::string workflow;
   std::string schema;  // replicate: source schemas ("dem:sampleTable", comma-separated), "" = all
@@ -69,6 +84,11 @@ class Runner {
 
   const std::string& holder() const { return holder_; }
 
+  // Lets Run() run user workflows too (null: none). Set before any Run().
+  void set_user_workflows(UserWorkflows* user) { user_ = user; }
+  // Every workflow Run() knows: the technical ones, then the user workflows.
+  std::vector<std::string> Known() const;
+
  private:
   Status Replicate(const RunRequest& request, const std::vector<const schema::Schema*>& sources, RunRecord& run,
                    store::Database& local, const std::atomic<bool>& lease_lost);
@@ -84,6 +104,7 @@ class Runner {
   const schema::SchemaSet& schemas_;
   const RunnerOptions options_;
   std::string holder_;
+  UserWorkflows* user_ = nullptr;
 };
 
 }  // namespace stagebridge::workflow

@@ -39,11 +39,19 @@ class Scheduler {
   // soon as the workflow is free. False when the scheduler does not run it.
   bool RunNow(const std::string& workflow, const std::string& schema, const std::string& trigger);
 
+  // Replaces the user workflows' entries (those of the previous call): a new
+  // one starts on its schedule, a removed one ends after its run in progress,
+  // a changed schedule counts from now. Technical entries are never touched.
+  void SetUserEntries(std::vector<Entry> entries);
+
  private:
   struct Slot {
     Entry entry;
     std::set<std::string> requested;  // schemas asked for ("" = all); GUARDED_BY(mu_)
     std::string trigger;              // GUARDED_BY(mu_)
+    bool user = false;                // a user workflow's (SetUserEntries)
+    bool retired = false;             // GUARDED_BY(mu_): removed by SetUserEntries; its loop ends
+    bool changed = false;             // GUARDED_BY(mu_): its schedule changed
     std::thread thread;
   };
   void Loop(Slot& slot);
@@ -52,8 +60,9 @@ class Scheduler {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
+  bool started_ = false;   // GUARDED_BY(mu_)
   std::atomic<bool> stop_flag_{false};
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // GUARDED_BY(mu_) once started; only grows
 };
 
 }  // namespace stagebridge::workflow

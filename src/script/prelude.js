@@ -1,0 +1,482 @@
+// prelude.js — what a workflow script sees besides standard JavaScript, run in
+// every script global before the user's code (src/script/engine.cc embeds it).
+//
+//   XML, XMLList        the E4X object types the transform (e4x.cc) targets:
+//                       __sbXml`…` literals, x["@a"], x["..n"], x["*"], __sbEach
+//   xtk, nms            the platform's services: every method the SOAP router serves,
+//                       called in process as the run's operator (__sbCall)
+//   logInfo, …          the run's log (__sbLog); getOption (__sbOption)
+//   instance.vars, vars the variables shared by the activities of one run
+//   sqlExec, …          platform APIs stagebridge does not have: they throw
+//                       "not available in stagebridge: NAME"
+//
+// Natives (engine.cc): __sbParseXml(text) → JSON tree, __sbCall(service, method,
+// args) → [[type, value], …], __sbLog(level, text), __sbOption(name).
+(function (global) {
+  'use strict';
+  const parseXml = global.__sbParseXml;
+  const call = global.__sbCall;
+  const log = global.__sbLog;
+  const option = global.__sbOption;
+  const known = new Set(global.__sbMethods);  // "xtk:session#Ingest", …
+  for (const k of ['__sbParseXml', '__sbCall', '__sbLog', '__sbOption', '__sbMethods']) delete global[k];
+
+  const NODE = Symbol('node');  // proxy → its node (XML) or node array (XMLList)
+  const LIST = Symbol('list');
+
+  // ---------------------------------------------------------------- nodes
+  // {kind: 'element', name, attrs: [[name, value]], children: [], parent}
+  // {kind: 'text' | 'comment' | 'cdata' | 'pi', value, parent}
+  function fromTree(t, parent) {
+    if (typeof t === 'string') return {kind: 'text', value: t, parent};
+    if (t.k === 'c') return {kind: 'comment', value: t.v, parent};
+    if (t.k === 'd') return {kind: 'cdata', value: t.v, parent};
+    const n = {kind: 'element', name: t.n, attrs: t.a.map((a) => [a[0], a[1]]), children: [], parent};
+    for (const c of t.c) n.children.push(fromTree(c, n));
+    return n;
+  }
+  function escText(s) {
+    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  }
+  function escAttr(s) {
+    return String(s)
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/"/g, '&quot;')
+        .replace(/\n/g, '&#10;')
+        .replace(/\r/g, '&#13;')
+        .replace(/\t/g, '&#9;');
+  }
+  function serialize(n) {
+    switch (n.kind) {
+      case 'text': return escText(n.value);
+      case 'comment': return '<!--' + n.value + '-->';
+      case 'cdata': return '<![CDATA[' + n.value + ']]>';
+      case 'attribute': return escAttr(n.value);
+      default: break;
+    }
+    let s = '<' + n.name;
+    for (const [k, v] of n.attrs) s += ' ' + k + '="' + escAttr(v) + '"';
+    if (n.children.length === 0) return s + '/>';
+    s += '>';
+    for (const c of n.children) s += serialize(c);
+    return s + '</' + n.name + '>';
+  }
+  function textOf(n) {
+    if (n.kind === 'element') return n.children.map(textOf).join('');
+    if (n.kind === 'comment') return '';
+    return n.value;
+  }
+  function simple(n) {
+    return n.kind !== 'element' || !n.children.some((c) => c.kind === 'element');
+  }
+  function copyNode(n, parent) {
+    const c = Object.assign({}, n, {parent});
+    if (n.kind === 'element') {
+      c.attrs = n.attrs.map((a) => [a[0], a[1]]);
+      c.children = n.children.map((x) => copyNode(x, c));
+    }
+    return c;
+  }
+  function parse(text) {
+    const trees = JSON.parse(parseXml(String(text)));
+    return trees.map((t) => fromTree(t, null));
+  }
+  function nodesOf(v) {
+    if (v !== null && typeof v === 'object' && v[NODE] !== undefined) {
+      return v[LIST] ? v[NODE] : [v[NODE]];
+    }
+    return null;
+  }
+  function isName(k) {
+    return /^[A-Za-z_][\w.\-]*(:[A-Za-z_][\w.\-]*)?$/.test(k);
+  }
+  function descendants(n, name, out) {
+    if (n.kind !== 'element') return;
+    for (const c of n.children) {
+      if (c.kind === 'element' && (name === '*' || c.name === name)) out.push(c);
+      descendants(c, name, out);
+    }
+  }
+  function attrDescendants(n, name, out) {
+    if (n.kind !== 'element') return;
+    for (const [k, v] of n.attrs) {
+      if (name === '*' || k === name) out.push({kind: 'attribute', name: k, value: v, parent: n});
+    }
+    for (const c of n.children) attrDescendants(c, name, out);
+  }
+  function attrNodes(n, name) {
+    if (n.kind !== 'element') return [];
+    return n.attrs.filter((a) => name === '*' || a[0] === name)
+        .map((a) => ({kind: 'attribute', name: a[0], value: a[1], parent: n}));
+  }
+  function toChildNodes(value, parent) {
+    const ns = nodesOf(value);
+    if (ns !== null) return ns.map((n) => copyNode(n, parent));
+    return [{kind: 'text', value: String(value), parent}];
+  }
+
+  // ---------------------------------------------------------------- XMLList
+  const listMethods = {
+    length() { return this[NODE].length; },
+    toString() {
+      const ns = this[NODE];
+      if (ns.every(simple)) return ns.map(textOf).join('');
+      return ns.map(serialize).join('\n');
+    },
+    toXMLString() { return this[NODE].map(serialize).join('\n'); },
+    valueOf() { return this; },
+    text() { return makeList([].concat(...this[NODE].map((n) => (n.children || []).filter((c) => c.kind === 'text')))); },
+    children() { return makeList([].concat(...this[NODE].map((n) => n.children || []))); },
+    elements(name) {
+      return makeList([].concat(...this[NODE].map(
+          (n) => (n.children || []).filter((c) => c.kind === 'element' && (name === undefined || c.name === name)))));
+    },
+    attribute(name) { return makeList([].concat(...this[NODE].map((n) => attrNodes(n, String(name))))); },
+    attributes() { return makeList([].concat(...this[NODE].map((n) => attrNodes(n, '*')))); },
+    descendants(name) {
+      const out = [];
+      for (const n of this[NODE]) descendants(n, name === undefined ? '*' : String(name), out);
+      return makeList(out);
+    },
+    child(name) {
+      if (typeof name === 'number') return makeList([].concat(...this[NODE].map((n) => (n.children || []).slice(name, name + 1))));
+      return this.elements(String(name));
+    },
+    copy() { return makeList(this[NODE].map((n) => copyNode(n, null))); },
+    hasSimpleContent() { return this[NODE].every(simple); },
+    hasComplexContent() { return !this[NODE].every(simple); },
+  };
+  const listHandler = {
+    get(t, k, receiver) {
+      if (k === NODE) return t.nodes;
+      if (k === LIST) return true;
+      if (k === Symbol.iterator) return function* () { for (const n of t.nodes) yield wrap(n); };
+      if (k === Symbol.toPrimitive) return () => listMethods.toString.call(receiver);
+      if (typeof k === 'symbol') return undefined;
+      if (/^\d+$/.test(k)) return k < t.nodes.length ? wrap(t.nodes[k]) : undefined;
+      if (Object.prototype.hasOwnProperty.call(listMethods, k)) return listMethods[k].bind(receiver);
+      if (k === 'constructor') return XMLList;
+      if (k.startsWith('..@')) {
+        const out = [];
+        for (const n of t.nodes) attrDescendants(n, k.slice(3), out);
+        return attrValue(out);
+      }
+      if (k.startsWith('..')) {
+        const out = [];
+        for (const n of t.nodes) descendants(n, k.slice(2), out);
+        return makeList(out);
+      }
+      if (k.startsWith('@')) return attrValue([].concat(...t.nodes.map((n) => attrNodes(n, k.slice(1)))));
+      if (t.nodes.length === 1) return wrap(t.nodes[0])[k];
+      return makeList([].concat(...t.nodes.map(
+          (n) => (n.children || []).filter((c) => c.kind === 'element' && (k === '*' || c.name === k)))));
+    },
+    set(t, k, v) {
+      if (t.nodes.length === 1) {
+        wrap(t.nodes[0])[k] = v;
+        return true;
+      }
+      throw new TypeError('cannot assign ' + String(k) + ' on an XMLList of ' + t.nodes.length + ' nodes');
+    },
+    has(t, k) { return typeof k === 'string' && /^\d+$/.test(k) && k < t.nodes.length; },
+    ownKeys(t) { return t.nodes.map((_, i) => String(i)); },
+    getOwnPropertyDescriptor(t, k) {
+      if (typeof k === 'string' && /^\d+$/.test(k) && k < t.nodes.length) {
+        return {value: wrap(t.nodes[k]), enumerable: true, configurable: true, writable: true};
+      }
+      return undefined;
+    },
+  };
+  function makeList(nodes) {
+    const target = {nodes};
+    return new Proxy(target, listHandler);
+  }
+  // An attribute read: its value as a string ("" when absent), like E4X's
+  // attribute list once converted; several attributes (x..@id) give a list.
+  function attrValue(attrs) {
+    if (attrs.length === 1) return attrs[0].value;
+    if (attrs.length === 0) return '';
+    return makeList(attrs);
+  }
+
+  // ---------------------------------------------------------------- XML
+  const methods = {
+    toXMLString() { return serialize(this[NODE]); },
+    toString() {
+      const n = this[NODE];
+      return simple(n) ? textOf(n) : serialize(n);
+    },
+    valueOf() { return this; },
+    name() { return this[NODE].name; },
+    localName() {
+      const name = this[NODE].name || '';
+      return name.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
+    },
+    nodeKind() { return this[NODE].kind; },
+    length() { return 1; },
+    appendChild(child) {
+      const n = this[NODE];
+      if (n.kind !== 'element') throw new TypeError('appendChild on a ' + n.kind + ' node');
+      n.children.push(...toChildNodes(child, n));
+      return this;
+    },
+    prependChild(child) {
+      const n = this[NODE];
+      n.children.unshift(...toChildNodes(child, n));
+      return this;
+    },
+    setChildren(value) {
+      const n = this[NODE];
+      n.children = toChildNodes(value, n);
+      return this;
+    },
+    children() { return makeList((this[NODE].children || []).slice()); },
+    elements(name) {
+      return makeList((this[NODE].children || [])
+          .filter((c) => c.kind === 'element' && (name === undefined || c.name === String(name))));
+    },
+    child(name) {
+      if (typeof name === 'number') return makeList((this[NODE].children || []).slice(name, name + 1));
+      return this.elements(String(name));
+    },
+    text() { return makeList((this[NODE].children || []).filter((c) => c.kind === 'text')); },
+    attribute(name) { return makeList(attrNodes(this[NODE], String(name))); },
+    attributes() { return makeList(attrNodes(this[NODE], '*')); },
+    descendants(name) {
+      const out = [];
+      descendants(this[NODE], name === undefined ? '*' : String(name), out);
+      return makeList(out);
+    },
+    parent() { return this[NODE].parent ? wrap(this[NODE].parent) : undefined; },
+    childIndex() {
+      const n = this[NODE];
+      return n.parent ? n.parent.children.indexOf(n) : -1;
+    },
+    copy() { return wrap(copyNode(this[NODE], null)); },
+    hasSimpleContent() { return simple(this[NODE]); },
+    hasComplexContent() { return !simple(this[NODE]); },
+    hasOwnProperty(k) {
+      const n = this[NODE];
+      if (typeof k === 'string' && k.startsWith('@')) return n.attrs.some((a) => a[0] === k.slice(1));
+      return (n.children || []).some((c) => c.kind === 'element' && c.name === k);
+    },
+  };
+  const handler = {
+    get(t, k, receiver) {
+      const n = t.node;
+      if (k === NODE) return n;
+      if (k === LIST) return false;
+      if (k === Symbol.iterator) return function* () { yield receiver; };
+      if (k === Symbol.toPrimitive) return () => methods.toString.call(receiver);
+      if (typeof k === 'symbol') return undefined;
+      if (k === '0') return receiver;
+      if (/^\d+$/.test(k)) return undefined;
+      if (Object.prototype.hasOwnProperty.call(methods, k)) return methods[k].bind(receiver);
+      if (k === 'constructor') return XML;
+      if (k.startsWith('..@')) {
+        const out = [];
+        attrDescendants(n, k.slice(3), out);
+        return attrValue(out);
+      }
+      if (k.startsWith('..')) {
+        const out = [];
+        descendants(n, k.slice(2), out);
+        return makeList(out);
+      }
+      if (k.startsWith('@')) {
+        if (k === '@*') return makeList(attrNodes(n, '*'));
+        const a = n.kind === 'element' ? n.attrs.find((x) => x[0] === k.slice(1)) : undefined;
+        return a === undefined ? '' : a[1];
+      }
+      if (n.kind !== 'element') return makeList([]);
+      return makeList(n.children.filter((c) => c.kind === 'element' && (k === '*' || c.name === k)));
+    },
+    set(t, k, v) {
+      const n = t.node;
+      if (typeof k !== 'string' || n.kind !== 'element') throw new TypeError('cannot assign ' + String(k));
+      if (k.startsWith('@')) {
+        const name = k.slice(1);
+        if (!isName(name)) throw new TypeError('not an attribute name: ' + name);
+        const nodes = nodesOf(v);
+        const value = nodes !== null ? nodes.map(textOf).join('') : String(v);
+        const a = n.attrs.find((x) => x[0] === name);
+        if (a) a[1] = value; else n.attrs.push([name, value]);
+        return true;
+      }
+      if (!isName(k)) throw new TypeError('not an element name: ' + k);
+      const i = n.children.findIndex((c) => c.kind === 'element' && c.name === k);
+      const nodes = nodesOf(v);
+      if (nodes !== null && nodes.length === 1 && nodes[0].kind === 'element' && nodes[0].name === k) {
+        const c = copyNode(nodes[0], n);
+        if (i >= 0) n.children[i] = c; else n.children.push(c);
+        return true;
+      }
+      const c = i >= 0 ? n.children[i] : {kind: 'element', name: k, attrs: [], children: [], parent: n};
+      c.children = toChildNodes(v, c);
+      if (i < 0) n.children.push(c);
+      return true;
+    },
+    deleteProperty(t, k) {
+      const n = t.node;
+      if (typeof k !== 'string' || n.kind !== 'element') return true;
+      if (k.startsWith('@')) n.attrs = n.attrs.filter((a) => a[0] !== k.slice(1));
+      else n.children = n.children.filter((c) => !(c.kind === 'element' && c.name === k));
+      return true;
+    },
+    has(t, k) {
+      return typeof k === 'string' && methods.hasOwnProperty.call({[NODE]: t.node}, k);
+    },
+  };
+  function wrap(n) {
+    const target = {node: n};
+    return new Proxy(target, handler);
+  }
+  function fromValue(value) {
+    const ns = nodesOf(value);
+    if (ns !== null) return ns;
+    if (value === undefined || value === null) return [];
+    return parse(value);
+  }
+
+  function XML(value) {
+    const ns = fromValue(value);
+    if (ns.length === 0) return wrap({kind: 'text', value: '', parent: null});
+    if (ns.length !== 1) throw new SyntaxError('XML(): the text holds ' + ns.length + ' nodes, not one element');
+    return nodesOf(value) !== null && !new.target ? value : wrap(new.target ? copyNode(ns[0], null) : ns[0]);
+  }
+  function XMLList(value) { return makeList(fromValue(value)); }
+  Object.defineProperty(XML, Symbol.hasInstance, {value: (v) => nodesOf(v) !== null && !v[LIST]});
+  Object.defineProperty(XMLList, Symbol.hasInstance, {value: (v) => nodesOf(v) !== null && v[LIST] === true});
+
+  // ---------------------------------------------------------------- the transform's targets
+  function literal(strings, values) {
+    let s = strings[0];
+    for (let i = 0; i < values.length; ++i) s += values[i] + strings[i + 1];
+    return s;
+  }
+  function xmlLiteral(strings, ...values) {
+    const ns = parse(literal(strings, values));
+    const elements = ns.filter((n) => n.kind === 'element');
+    if (elements.length !== 1) throw new SyntaxError('an XML literal must hold one element');
+    return wrap(elements[0]);
+  }
+  function xmlListLiteral(strings, ...values) {
+    const ns = parse('<sbList>' + literal(strings, values).replace(/^<>|<\/>$/g, '') + '</sbList>');
+    const root = ns[0];
+    for (const c of root.children) c.parent = null;
+    return makeList(root.children);
+  }
+  function attrExpr(v) {
+    const ns = nodesOf(v);
+    return '"' + escAttr(ns !== null ? ns.map(textOf).join('') : v) + '"';
+  }
+  function contentExpr(v) {
+    const ns = nodesOf(v);
+    if (ns !== null) return ns.map(serialize).join('');
+    return escText(v);
+  }
+  function each(v) {
+    if (v === null || v === undefined) return [];
+    if (nodesOf(v) !== null || Array.isArray(v) || typeof v[Symbol.iterator] === 'function') return v;
+    return Object.keys(v).map((k) => v[k]);  // for each over an object: its values
+  }
+
+  // ---------------------------------------------------------------- services
+  function toArg(v) {
+    const ns = nodesOf(v);
+    if (ns !== null) return {xml: ns.map(serialize).join('')};
+    if (v === undefined || v === null) return '';
+    return typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
+  }
+  function fromOut(out) {
+    const [type, value] = out;
+    if (type === 'ns:Element' || type === 'DOMDocument' || type === 'DOMElement') {
+      return value === '' ? null : wrap(parse(value).find((n) => n.kind === 'element'));
+    }
+    if (type === 'xsd:boolean') return value === 'true' || value === '1';
+    if (type === 'xsd:int' || type === 'xsd:long' || type === 'xsd:short' || type === 'xsd:byte' ||
+        type === 'xsd:double' || type === 'xsd:float') {
+      return Number(value);
+    }
+    return value;
+  }
+  function invoke(service, method, args) {
+    const outs = call(service, method, args.map(toArg));
+    if (outs.length === 0) return undefined;
+    if (outs.length === 1) return fromOut(outs[0]);
+    return outs.map(fromOut);
+  }
+  function missing(name) {
+    return function () { throw new TypeError('not available in stagebridge: ' + name); };
+  }
+  const skip = new Set(['then', 'toJSON', 'constructor', 'valueOf', 'toString']);
+  // xtk.session, nms.subscription, …: a method of the service, or a throwing stub.
+  function serviceObject(id, display) {
+    const cache = {};
+    return new Proxy({}, {
+      get(t, k) {
+        if (typeof k === 'symbol' || skip.has(k)) return undefined;
+        if (k === 'create') {
+          // xtk.queryDef.create(<queryDef …/>): an entity whose methods apply to it.
+          return (entity) => entityObject(id, display, entity);
+        }
+        if (!(k in cache)) {
+          cache[k] = known.has(id + '#' + k) ? (...args) => invoke(id, k, args) :
+                                                            missing(display + '.' + k);
+        }
+        return cache[k];
+      },
+    });
+  }
+  function entityObject(id, display, entity) {
+    const doc = typeof entity === 'string' ? new XML(entity) : entity;
+    return new Proxy({}, {
+      get(t, k) {
+        if (typeof k === 'symbol' || skip.has(k)) return undefined;
+        if (k === 'entity') return doc;
+        if (!known.has(id + '#' + k)) return missing(display + '.' + k);
+        return (...args) => invoke(id, k, [doc].concat(args));
+      },
+    });
+  }
+  function namespaceObject(ns) {
+    const cache = {};
+    return new Proxy({}, {
+      get(t, k) {
+        if (typeof k === 'symbol' || skip.has(k)) return undefined;
+        if (!(k in cache)) cache[k] = serviceObject(ns + ':' + k, ns + '.' + k);
+        return cache[k];
+      },
+    });
+  }
+
+  const define = (name, value) =>
+      Object.defineProperty(global, name, {value, writable: false, enumerable: false, configurable: false});
+  define('__sbXml', xmlLiteral);
+  define('__sbXmlList', xmlListLiteral);
+  define('__sbA', attrExpr);
+  define('__sbC', contentExpr);
+  define('__sbEach', each);
+  global.XML = XML;
+  global.XMLList = XMLList;
+  global.xtk = namespaceObject('xtk');
+  global.nms = namespaceObject('nms');
+  global.logInfo = (...a) => log('info', a.map(String).join(' '));
+  global.logWarning = (...a) => log('warning', a.map(String).join(' '));
+  global.logError = (...a) => {
+    const text = a.map(String).join(' ');
+    log('error', text);
+    throw new Error(text);  // like the platform: logError stops the activity
+  };
+  global.logVerbose = (...a) => log('verbose', a.map(String).join(' '));
+  global.getOption = (name) => option(String(name));
+  global.instance = {vars: {}};
+  global.vars = global.instance.vars;
+  for (const name of ['sqlExec', 'sqlGetInt', 'sqlGetString', 'sqlGetDouble', 'sqlGetDate', 'sqlGetMemo', 'sqlSelect',
+    'execCommand', 'loadLibrary', 'getUrl', 'setOption', 'HttpClientRequest', 'File', 'FileSystem', 'Socket',
+    'DBEngine', 'ZipFile', 'MemoryBuffer', 'JSPSpec', 'NLWS', 'application', 'task', 'event', 'events',
+    'sleep', 'formatDate', 'parseTimeStamp']) {
+    global[name] = missing(name);
+  }
+})(this);
