@@ -53,7 +53,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sbtest import BIN, SRC, CaseError, PgCluster, Results, SoapClient, url_query, wait_for  # noqa: E402
+from sbtest import (BIN, SRC, CaseError, PgCluster, Results, SoapClient, file_tail, url_query,  # noqa: E402
+                    wait_for)
 
 SCHEDULE = {"REPLICATE_SCHEDULE": "every 1s", "UNSUBSCRIBE_SCHEDULE": "off", "CLEANUP_SCHEDULE": "off",
             "LEASE_SECONDS": "3", "BATCH_ROWS": "100"}
@@ -107,11 +108,7 @@ class Cluster:
                              STAGEBRIDGE_LOG_LEVEL="info")
 
     def tail(self, n=30):
-        try:
-            with open(os.path.join(self.work, "cluster.log"), "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return file_tail(os.path.join(self.work, "cluster.log"), n)
 
     def node_log(self, i):
         return os.path.join(self.vars["CLUSTER_DIR"], "node%d.log" % (i + 1))

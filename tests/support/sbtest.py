@@ -612,3 +612,15 @@ def timestamp_epoch(ts):
         digits = z[1:].replace(":", "")
         t -= sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
     return t
+
+
+# ----------------------------------------------------------------------------- cluster helpers
+# Added for tests/cluster (append only).
+
+def file_tail(path, n=30):
+    """The last `n` lines of the file at `path` as text ("" when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+    except OSError:
+        return ""
