@@ -613,6 +613,27 @@ TEST(HealthProbeTest, UnreachableServerIsUnhealthyAtOnceWithoutItsAddress) {
   EXPECT_THAT(state.problem, ::testing::Not(HasSubstr("s3cret")));
 }
 
+TEST(HealthProbeTest, ServerThatNeverAnswersIsUnhealthyWithinTheConnectTimeout) {
+  // A listening socket nobody accepts on: the kernel completes the TCP handshake,
+  // then the startup packet waits for an answer that never comes (a hung server).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  HealthProbe probe("postgresql://nobody@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x?connect_timeout=2");
+  auto started = std::chrono::steady_clock::now();
+  Status status = probe.ProbeNow();
+  auto took = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_EQ(status.code(), Status::Code::kUnavailable) << status.ToString();
+  EXPECT_LT(took, std::chrono::seconds(6)) << "bounded by connect_timeout, not a hang";
+  EXPECT_FALSE(probe.Current().ok);
+}
+
 TEST(HealthProbeTest, AnAnswerTooOldIsUnhealthy) {
   // A probe stuck on a server that never answers leaves the last answer growing
   // old: with stale_after 0 any answer is already too old.
