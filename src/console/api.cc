@@ -262,6 +262,14 @@ http::Response Console::Run(const http::Request& request, const Caller& caller) 
   WriteRun(w, *run, caller.op);
   // A user workflow's log lines may quote any data it read: admins only.
   w.Key("log_visible").Bool(caller.op.admin).Key("log").BeginArray();
+  if (caller.op.admin) {
+    Result<std::vector<workflow::LogLine>> log = workflow::ListLog(**db, id);
+    if (!log.ok()) return JsonError(503, log.status().message());
+    for (const workflow::LogLine& line : *log) {
+      w.BeginObject().Key("time").Int(line.time).Key("activity").String(line.activity);
+      w.Key("level").String(line.level).Key("text").String(line.text).EndObject();
+    }
+  }
   w.EndArray().EndObject();
   return JsonResponse(200, w.Str());
 }

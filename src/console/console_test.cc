@@ -431,6 +431,7 @@ TEST_F(ConsoleTest, ARunShowsItsFiguresRejectionsErrorAndLogWithinRights) {
   sync::SchemaResult recipient{"nms:recipient", 1, 1, 0, 0, 0, {}, 1, 0};
   ASSERT_TRUE(workflow::RecordSchema(*local_db_, *run, sample).ok());
   ASSERT_TRUE(workflow::RecordSchema(*local_db_, *run, recipient).ok());
+  ASSERT_TRUE(workflow::AppendLog(*local_db_, *run, {{1, "js1", "info", "hello <b>"}}).ok());
   ASSERT_TRUE(workflow::FinishRun(*local_db_, *run, "done", "").ok());
   Login root = LogIn("root", "root-pw");
   Login amy = LogIn("amy", "amy-pw");
@@ -442,7 +443,11 @@ TEST_F(ConsoleTest, ARunShowsItsFiguresRejectionsErrorAndLogWithinRights) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("nms:recipient"), std::string::npos);
-  EXPECT_NE(r.body.find(R"("log_visible":true,"log":[])"), std::string::npos) << r.body;
+  EXPECT_NE(
+      r.body.find(
+          R"("log_visible":true,"log":[{"time":1,"activity":"js1","level":"info","text":"hello \u003cb\u003e"}])"),
+      std::string::npos)
+      << r.body;
   http::Response hers = Call("GET", target, "", &amy);
   EXPECT_EQ(hers.body.find("nms:recipient"), std::string::npos) << hers.body;
   EXPECT_NE(hers.body.find(R"("log_visible":false,"log":[])"), std::string::npos) << hers.body;

@@ -6,42 +6,12 @@
 
 #include <fmt/format.h>
 
+#include "xml/document.h"
+
 namespace stagebridge::console {
 namespace {
 
 constexpr std::size_t kMaxMembers = 64;
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one.
-std::size_t Utf8Length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    cp = c & 0x1Fu;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    cp = c & 0x0Fu;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    cp = c & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3Fu);
-  }
-  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
 
 void AppendUtf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
@@ -211,7 +181,7 @@ std::string JsonQuote(std::string_view s) {
   out.reserve(s.size() + 2);
   std::size_t i = 0;
   while (i < s.size()) {
-    std::size_t n = Utf8Length(s, i);
+    std::size_t n = xml::Utf8SequenceLength(s, i);
     if (n == 0) {
       out += "\\ufffd";
       ++i;

@@ -276,9 +276,6 @@ std::optional<bool> ParseBool(std::string_view text) {
   return std::nullopt;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one.
 std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
   auto c = static_cast<unsigned char>(text[i]);
   if (c < 0x80) return 1;
@@ -286,6 +283,8 @@ std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
   if (len == 0 || i + len > text.size()) return 0;
   return IsValidUtf8(text.substr(i, len)) ? len : 0;
 }
+
+namespace {
 
 // Appends text with the given per-character escaper, fixing what XML cannot hold.
 template <typename OnAscii>

@@ -38,6 +38,10 @@ Result<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view text, std:
 // True when `text` is well-formed UTF-8 without overlong forms or surrogates.
 bool IsValidUtf8(std::string_view text);
 
+// Length of the valid UTF-8 sequence at text[i], or 0 when it is not one.
+// REQUIRES: i < text.size().
+std::size_t Utf8SequenceLength(std::string_view text, std::size_t i);
+
 // Local part of a possibly prefixed name: "urn:Ingest" → "Ingest".
 std::string_view LocalName(std::string_view qualified);
 

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from sbtest import CaseDatabases, CaseError, Server, SoapClient, run_cases  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException  # noqa: E402,E501
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -72,14 +72,31 @@ def browser(work):
 
 def wait(driver, condition, what):
     try:
-        return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(lambda d: condition(d))
+        # The pages re-render as they refresh: an element read as it is replaced is
+        # stale, and the condition is simply tried again.
+        return WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                             ignored_exceptions=[StaleElementReferenceException]).until(lambda d: condition(d))
     except TimeoutException:
         raise CaseError("timed out waiting for %s (page: %s)" % (what, driver.current_url))
 
 
 def text_of(driver, css):
     els = driver.find_elements(By.CSS_SELECTOR, css)
-    return els[0].text if els else None
+    try:
+        return els[0].text if els else None
+    except StaleElementReferenceException:
+        return None
+
+
+def click(driver, css, what):
+    """Clicks the element `css` once it is there (found afresh if the page re-rendered it)."""
+    def attempt(d):
+        els = d.find_elements(By.CSS_SELECTOR, css)
+        if not els:
+            return False
+        els[0].click()
+        return True
+    wait(driver, attempt, what)
 
 
 def shoot(driver, name, results):
@@ -175,24 +192,22 @@ def case_browser(work, results, seed):
 
         # ---------------------------------------------------------------- run now
         driver.get(base + "#/workflows")
-        button = wait(driver, lambda d: (d.find_elements(
-            By.CSS_SELECTOR, 'button.run-now[data-workflow="ffdaReplicateStagingData"]') or [None])[0],
-            "the Run now button")
-        button.click()
+        click(driver, 'button.run-now[data-workflow="ffdaReplicateStagingData"]', "the Run now button")
 
         def done_run(d):
             for row in d.find_elements(By.CSS_SELECTOR, "#run-table tbody tr"):
-                cells = row.find_elements(By.TAG_NAME, "td")
-                if len(cells) > 5 and cells[1].text == "ffdaReplicateStagingData" and "done" in cells[0].text:
+                cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+                if len(cells) > 5 and cells[1] == "ffdaReplicateStagingData" and "done" in cells[0]:
                     return cells
             return None
         cells = wait(driver, done_run, "the run to end done")
-        figures = cells[5].text
+        figures = cells[5]
         results.check("Run now: the run is done with its figures",
                       "dem:sampleTable: 2 merged (2 inserted, 0 updated, 0 deleted, 0 rejected)" in figures, figures)
-        results.check("the run was triggered by the console's operator", cells[2].text == "console:admin", cells[2].text)
+        results.check("the run was triggered by the console's operator", cells[2] == "console:admin", cells[2])
         shoot(driver, "workflows", results)
-        cells[0].find_element(By.TAG_NAME, "a").click()
+        run_id = cells[0].split()[0].lstrip("#")
+        click(driver, '#run-table a[href="#/run/%s"]' % run_id, "the run's link")
         wait(driver, lambda d: text_of(d, "#run-status") == "done", "the run page")
         results.check("the run page shows the per-schema figures",
                       "dem:sampleTable 2 2 0 0 0" in (text_of(driver, "#run-schemas") or ""),
@@ -209,9 +224,9 @@ def case_browser(work, results, seed):
         def cloud_cells(d):
             tds = d.find_elements(By.CSS_SELECTOR, "#cloud-panel table td")
             return tds if any(td.text == "XSS1" for td in tds) else None
-        tds = wait(driver, cloud_cells, "the cloud rows")
-        results.check("the hostile value shows as text in the cloud view", any(td.text == HOSTILE for td in tds),
-                      " | ".join(td.text for td in tds))
+        texts = wait(driver, lambda d: (lambda tds: [td.text for td in tds] if tds else None)(cloud_cells(d)),
+                     "the cloud rows")
+        results.check("the hostile value shows as text in the cloud view", HOSTILE in texts, " | ".join(texts))
         results.check("no <img> element was created", len(driver.find_elements(By.TAG_NAME, "img")) == 0)
         try:
             driver.switch_to.alert
@@ -222,7 +237,7 @@ def case_browser(work, results, seed):
         results.check("the staging view is empty after the merge", True)
         shoot(driver, "schema", results)
         driver.find_element(By.ID, "where").send_keys("@id = 'ROW2'")
-        driver.find_element(By.CSS_SELECTOR, "#filter-form button[type=submit]").click()
+        click(driver, "#filter-form button[type=submit]", "the filter's Apply button")
         wait(driver, lambda d: (lambda t: t and "ROW2" in t and "XSS1" not in t)(text_of(d, "#cloud-panel table")),
              "the filtered cloud view")
         results.check("the filter narrows the cloud view to one row", True)
@@ -248,9 +263,9 @@ def case_browser(work, results, seed):
         state = 'td[data-field="state"][data-login="viewer"]'
         wait(driver, lambda d: text_of(d, state) == "enabled", "the operators page")
         shoot(driver, "operators", results)
-        driver.find_element(By.CSS_SELECTOR, 'button.toggle[data-login="viewer"]').click()
+        click(driver, 'button.toggle[data-login="viewer"]', "the Disable button")
         wait(driver, lambda d: text_of(d, state) == "disabled", "viewer disabled")
-        driver.find_element(By.CSS_SELECTOR, 'button.toggle[data-login="viewer"]').click()
+        click(driver, 'button.toggle[data-login="viewer"]', "the Enable button")
         wait(driver, lambda d: text_of(d, state) == "enabled", "viewer enabled again")
         results.check("the operators page disables and enables (with its CSRF token)", True)
 
@@ -265,7 +280,7 @@ def case_browser(work, results, seed):
         driver.set_window_size(1280, 800)
 
         # ---------------------------------------------------------------- a non-admin
-        driver.find_element(By.ID, "logout").click()
+        click(driver, "#logout", "the Log out button")
         wait(driver, lambda d: d.find_element(By.ID, "login").is_displayed(), "the login form after logout")
         log_in(driver, "viewer", VIEWER_PASSWORD)
         wait(driver, lambda d: d.find_element(By.ID, "nav").is_displayed() and pending_cell(d) is not None,

@@ -4,10 +4,12 @@
 import {get, post} from './api.js';
 import {cell, duration, el, message, table, time} from './dom.js';
 
-// "12 merged: 10 inserted, 2 updated, 0 deleted, 1 rejected" per schema.
+// "S: 12 merged (10 inserted, 2 updated, 0 deleted, 1 rejected)" per schema that had rows.
 export function figures(run) {
   if (!run.schemas || run.schemas.length === 0) return '—';
-  return run.schemas.map((s) => `${s.schema}: ${s.staged} merged (${s.inserted} inserted, ${s.updated} updated, ` +
+  const touched = run.schemas.filter((s) => s.staged || s.rejected);
+  if (touched.length === 0) return 'nothing to merge';
+  return touched.map((s) => `${s.schema}: ${s.staged} merged (${s.inserted} inserted, ${s.updated} updated, ` +
     `${s.deleted} deleted, ${s.rejected} rejected)`).join('; ');
 }
 
