@@ -24,8 +24,9 @@ class FakeHost : public Host {
     for (const CallArg& a : args) seen += (a.xml ? "xml:" : "text:") + a.text + ";";
     calls.push_back(seen + ")");
     if (fault) return Status::InvalidArgument("STG-200003 The value 'x' of attribute 'id' is too long.");
-    if (method == "ExecuteQuery")
+    if (method == "ExecuteQuery") {
       return std::vector<CallOutput>{{"ns:Element", "<rows><row id=\"1\"/><row id=\"2\"/></rows>"}};
+    }
     if (method == "IngestExt") return std::vector<CallOutput>{};
     return std::vector<CallOutput>{{"xsd:string", "uuid-1"}};
   }

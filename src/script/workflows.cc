@@ -53,8 +53,8 @@ std::string PaddingFor(std::string_view text, std::size_t offset) {
 }
 
 const std::set<std::string>& TechnicalNames() {
-  static const std::set<std::string> names(workflow::Workflows().begin(), workflow::Workflows().end());
-  return names;
+  static const std::set<std::string> kNames(workflow::Workflows().begin(), workflow::Workflows().end());
+  return kNames;
 }
 
 // A script's source, and where to find the first character of its text in the file.
@@ -232,8 +232,9 @@ Status UserWorkflowSet::Execute(workflow::RunRecord& run, store::Database& local
   }
   auto it =
       std::find_if(defs->begin(), defs->end(), [&](const WorkflowDef& d) { return d.internal_name == run.workflow; });
-  if (it == defs->end())
+  if (it == defs->end()) {
     return Status::NotFound(fmt::format("SCR-200012 workflow '{}' is no longer defined", run.workflow));
+  }
   const WorkflowDef& def = *it;
   std::string activity;
   auto append = [&](std::string_view level, std::string_view text) {

@@ -284,6 +284,44 @@ TEST_F(RouterTest, UnknownMethod) {
   EXPECT_EQ(observer_.calls[0], std::make_pair(std::string("unknown"), true));
 }
 
+TEST_F(RouterTest, CallAsRunsTheMethodAsTheOperatorWithoutTokensOrObserver) {
+  SoapCall call;
+  call.doc = std::make_shared<pugi::xml_document>();
+  call.service = "xtk:session";
+  call.method = "Ingest";
+  Param p;
+  p.name = "domDoc";
+  p.element = call.doc->append_child("domDoc").append_child("sampleTableStg");
+  call.params.push_back(p);
+  MethodResult outs = router_.CallAs(auth::Operator{"etl", false, {"dem:sampleTable"}, false}, call, "script");
+  ASSERT_TRUE(outs.ok()) << outs.status().ToString();
+  ASSERT_EQ(outs->size(), 1u);
+  EXPECT_EQ((*outs)[0].text, "uuid-1");
+  ASSERT_EQ(recorded_.size(), 1u);
+  EXPECT_EQ(recorded_[0].op->login, "etl");
+  EXPECT_EQ(recorded_[0].remote, "script");
+  EXPECT_EQ(recorded_[0].arg_elements, std::vector<std::string>{"sampleTableStg"});
+  EXPECT_TRUE(validated_.empty());  // no token check
+  EXPECT_TRUE(observer_.calls.empty());
+
+  call.method = "Fail";
+  call.params.clear();
+  MethodResult failed = router_.CallAs(auth::Operator{"etl", false, {}, false}, call, "script");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(), ::testing::StartsWith("STG-200004"));
+
+  call.method = "Nope";
+  MethodResult unknown = router_.CallAs(auth::Operator{"etl", false, {}, false}, call, "script");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), ::testing::StartsWith("SOP-330006"));
+
+  call.method = "IngestExt";
+  call.params = {p, p};
+  MethodResult extra = router_.CallAs(auth::Operator{"etl", false, {}, false}, call, "script");
+  ASSERT_FALSE(extra.ok());
+  EXPECT_THAT(extra.status().message(), ::testing::HasSubstr("takes 1 parameter(s), 2 given"));
+}
+
 TEST_F(RouterTest, MethodNamesAreCaseSensitive) {
   HttpReply reply = Post(Envelope("xtk:session", "ingest", kDomDoc), GoodHeaders());
   EXPECT_EQ(reply.status, 500);

@@ -4,7 +4,9 @@
 // before a Subscribe refuses it; the run's figures are recorded in the history.
 #include "workflow/runner.h"
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -18,6 +20,7 @@
 #include "subscription/requests.h"
 #include "support/test_databases.h"
 #include "sync/test_schemas.h"
+#include "workflow/scheduler.h"
 
 namespace stagebridge::workflow {
 namespace {
@@ -154,6 +157,104 @@ TEST_P(RunnerTest, AnUnreachableCloudStopsTheRunAndKeepsTheRequests) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairs, RunnerTest, ::testing::ValuesIn(AllPairs()), PairParamName());
+
+}  // namespace
+}  // namespace stagebridge::workflow
+
+namespace stagebridge::workflow {
+namespace {
+
+// A user workflow set whose runs log a line and succeed, or fail with "boom".
+class FakeUserWorkflows : public UserWorkflows {
+ public:
+  std::vector<std::string> Names() const override { return {"userOk", "userFails"}; }
+  Status Execute(RunRecord& run, store::Database& local, const std::atomic<bool>* /*stop*/) override {
+    {
+      std::lock_guard lock(mu);
+      ++runs;
+    }
+    cv.notify_all();
+    SB_RETURN_IF_ERROR(AppendLog(local, run.id, {{NowSeconds(), "js", "info", "ran " + run.workflow}}));
+    if (run.workflow == "userFails") return Status::Internal("activity 'js' failed at a.js:3:7: boom");
+    return Status::Ok();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int runs = 0;
+};
+
+class UserWorkflowRunTest : public ::testing::TestWithParam<test::Backend> {
+ protected:
+  void SetUp() override {
+    local_ = std::make_unique<test::TestDatabase>(GetParam());
+    ASSERT_TRUE(local_->ok());
+    pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 8);
+    runner_ = std::make_unique<Runner>(*pool_, sync::test_schemas::Schemas(), RunnerOptions{});
+    ASSERT_TRUE(runner_->Prepare().ok());
+    runner_->set_user_workflows(&user_);
+  }
+  FakeUserWorkflows user_;
+  std::unique_ptr<test::TestDatabase> local_;
+  std::unique_ptr<store::ConnectionPool> pool_;
+  std::unique_ptr<Runner> runner_;
+};
+
+TEST_P(UserWorkflowRunTest, UserWorkflowsRunUnderTheHistoryWithTheirOutcomeAndLog) {
+  EXPECT_THAT(runner_->Known(),
+              ElementsAre(kReplicate, kUnsubscribe, kCleanup, std::string("userOk"), std::string("userFails")));
+  RunRequest ok;
+  ok.workflow = "userOk";
+  Result<RunRecord> done = runner_->Run(ok);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->status, "done");
+  RunRequest bad;
+  bad.workflow = "userFails";
+  Result<RunRecord> failed = runner_->Run(bad);
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ(failed->status, "error");
+  EXPECT_EQ(failed->error, "activity 'js' failed at a.js:3:7: boom");
+  Result<store::ConnectionPool::Lease> db = pool_->Acquire();
+  ASSERT_TRUE(db.ok());
+  Result<RunRecord> recorded = GetRun(**db, failed->id);
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->status, "error");
+  EXPECT_EQ(recorded->error, failed->error);
+  Result<std::vector<LogLine>> log = ListLog(**db, done->id);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].text, "ran userOk");
+  RunRequest unknown;
+  unknown.workflow = "nope";
+  Result<RunRecord> refused = runner_->Run(unknown);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("SYN-300003 Unknown workflow 'nope' (known: ffdaReplicateStagingData, "
+                        "ffdaUnsubscribe, cleanup, userOk, userFails)"));
+}
+
+TEST_P(UserWorkflowRunTest, SchedulerStartsAddedUserEntriesAndForgetsRemovedOnes) {
+  Scheduler scheduler(*runner_, {});
+  scheduler.Start();
+  EXPECT_FALSE(scheduler.RunNow("userOk", "", "test"));  // not scheduled yet
+  scheduler.SetUserEntries({{"userOk", *ParseSchedule("off")}});
+  ASSERT_TRUE(scheduler.RunNow("userOk", "", "test"));
+  {
+    std::unique_lock lock(user_.mu);
+    ASSERT_TRUE(user_.cv.wait_for(lock, std::chrono::seconds(30), [&] { return user_.runs >= 1; }));
+  }
+  // A schedule change applies: "every 1s" runs it again without a request.
+  scheduler.SetUserEntries({{"userOk", *ParseSchedule("every 1s")}});
+  {
+    std::unique_lock lock(user_.mu);
+    ASSERT_TRUE(user_.cv.wait_for(lock, std::chrono::seconds(30), [&] { return user_.runs >= 3; }));
+  }
+  scheduler.SetUserEntries({});
+  EXPECT_FALSE(scheduler.RunNow("userOk", "", "test"));  // removed
+  scheduler.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, UserWorkflowRunTest, ::testing::ValuesIn(test::AllBackends()),
+                         test::BackendParamName());
 
 }  // namespace
 }  // namespace stagebridge::workflow

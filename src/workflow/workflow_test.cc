@@ -82,7 +82,7 @@ class HistoryTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(HistoryTest, TablesAreCreatedOnce) {
   EXPECT_TRUE(EnsureHistoryTables(*db_).ok());
-  for (const char* table : {"SbWorkflowRun", "SbWorkflowRunSchema", "SbWorkflowLease"}) {
+  for (const char* table : {"SbWorkflowRun", "SbWorkflowRunSchema", "SbWorkflowLease", "SbWorkflowLog"}) {
     Result<bool> exists = db_->TableExists(table);
     ASSERT_TRUE(exists.ok());
     EXPECT_TRUE(*exists) << table;
@@ -224,6 +224,34 @@ TEST_P(HistoryTest, PurgeDeletesFinishedRunsEndedBeforeTheLimit) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, 1);
   EXPECT_THAT(Ids("", 10), ElementsAre(running));
+}
+
+TEST_P(HistoryTest, LogLinesAreKeptInOrderPerRunAndPurgedWithTheirRun) {
+  std::int64_t a = Start();
+  std::int64_t b = Start();
+  ASSERT_TRUE(
+      AppendLog(*db_, a, {{100, "js1", "info", "first"}, {101, "js1", "warning", "it's <odd> & \"quoted\""}}).ok());
+  ASSERT_TRUE(AppendLog(*db_, b, {{102, "other", "info", "b's"}}).ok());
+  ASSERT_TRUE(AppendLog(*db_, a, {{103, "js2", "error", "line 1\nline 2"}}).ok());
+  ASSERT_TRUE(AppendLog(*db_, a, {}).ok());
+  Result<std::vector<LogLine>> lines = ListLog(*db_, a);
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  ASSERT_EQ(lines->size(), 3u);
+  EXPECT_EQ((*lines)[0].text, "first");
+  EXPECT_EQ((*lines)[1].level, "warning");
+  EXPECT_EQ((*lines)[1].text, "it's <odd> & \"quoted\"");
+  EXPECT_EQ((*lines)[2].activity, "js2");
+  EXPECT_EQ((*lines)[2].time, 103);
+  EXPECT_EQ((*lines)[2].text, "line 1\nline 2");
+  ASSERT_TRUE(FinishRun(*db_, a, "done", "").ok());
+  ASSERT_TRUE(db_->Execute("UPDATE SbWorkflowRun SET iEnd = 1000 WHERE iRunId = $1", {a}).ok());
+  ASSERT_TRUE(PurgeRuns(*db_, 1001).ok());
+  Result<std::vector<LogLine>> purged = ListLog(*db_, a);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_THAT(*purged, IsEmpty());
+  Result<std::vector<LogLine>> kept = ListLog(*db_, b);  // still running: kept
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 1u);
 }
 
 TEST_P(HistoryTest, MarkInterruptedEndsOnlyRunsWhoseHolderDied) {
