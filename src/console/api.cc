@@ -277,12 +277,13 @@ http::Response Console::Run(const http::Request& request, const Caller& caller) 
 http::Response Console::RunNow(const std::map<std::string, std::string>& body, const Caller& caller) {
   auto it = body.find("workflow");
   std::string name = it == body.end() ? "" : it->second;
-  auto entry = std::find_if(options_.workflows.begin(), options_.workflows.end(),
-                            [&](const WorkflowEntry& e) { return e.name == name; });
-  if (entry == options_.workflows.end()) {
-    return JsonError(404, fmt::format("no workflow '{}' runs here", name.substr(0, 100)));
-  }
+  // The technical workflows are known here; any other (a user workflow) is
+  // the scheduler's to know, and admins' to run.
+  bool technical = std::any_of(options_.workflows.begin(), options_.workflows.end(),
+                               [&](const WorkflowEntry& e) { return e.name == name; });
+  if (name.empty()) return JsonError(400, "workflow is required");
   const auth::Operator& op = caller.op;
+  if (!technical && !op.admin) return JsonError(403, fmt::format("only an admin may run '{}'", name.substr(0, 100)));
   std::string schemas;  // "" = all: admins
   if (!op.admin) {
     // As StartReplicateStagingData: an operator merges the schemas it may write.
@@ -290,11 +291,13 @@ http::Response Console::RunNow(const std::map<std::string, std::string>& body, c
       for (const schema::Schema* s : VisibleSources(op)) schemas += (schemas.empty() ? "" : ",") + s->id();
       if (schemas.empty()) return JsonError(403, "no right on any staged schema");
     } else if (name != "ffdaUnsubscribe" || !op.CanWrite("nms:subscription")) {
-      return JsonError(403, fmt::format("only an admin may run '{}'", name));
+      return JsonError(403, fmt::format("only an admin may run '{}'", name.substr(0, 100)));
     }
   }
   std::string trigger = ("console:" + op.login).substr(0, kTriggerBytes);
-  if (!deps_.run_now(name, schemas, trigger)) return JsonError(409, "the workflow could not be queued");
+  if (!deps_.run_now(name, schemas, trigger)) {
+    return JsonError(404, fmt::format("no workflow '{}' runs here", name.substr(0, 100)));
+  }
   spdlog::info("console: '{}' asked for a run of {} now", op.login, name);
   JsonWriter w;
   w.BeginObject().Key("queued").Bool(true).Key("workflow").String(name).EndObject();

@@ -100,6 +100,7 @@ class ConsoleTest : public testing::Test {
     console_ =
         std::make_unique<Console>(ConsoleDeps{*auth_, Schemas(), *queries_, *pool_,
                                               [this](const std::string& w, const std::string& s, const std::string& t) {
+                                                if (w == "nope") return false;  // not a workflow it runs
                                                 queued_.push_back({w, s, t});
                                                 return true;
                                               },
@@ -415,8 +416,12 @@ TEST_F(ConsoleTest, RunNowQueuesARunAsTheOperatorWithinItsRights) {
   EXPECT_EQ(Call("POST", "/console/api/run-now", R"({"workflow":"cleanup"})", &amy).status, 403);
   EXPECT_EQ(Call("POST", "/console/api/run-now", R"({"workflow":"ffdaUnsubscribe"})", &amy).status, 403);
   EXPECT_EQ(Call("POST", "/console/api/run-now", R"({"workflow":"nope"})", &root).status, 404);
+  EXPECT_EQ(Call("POST", "/console/api/run-now", R"({"workflow":"myUserWorkflow"})", &amy).status, 403)
+      << "a user workflow: admins only";
+  EXPECT_EQ(Call("POST", "/console/api/run-now", R"({"workflow":"myUserWorkflow"})", &root).status, 202);
+  EXPECT_EQ(Call("POST", "/console/api/run-now", "{}", &root).status, 400);
   EXPECT_EQ(Call("GET", "/console/api/run-now", "", &root).status, 404) << "a GET changes nothing";
-  ASSERT_EQ(queued_.size(), 2U);
+  ASSERT_EQ(queued_.size(), 3U);
   EXPECT_EQ(queued_[0].workflow, "ffdaReplicateStagingData");
   EXPECT_EQ(queued_[0].schemas, "");
   EXPECT_EQ(queued_[0].trigger, "console:root");

@@ -81,7 +81,7 @@ export async function render(main, ctx) {
     w.name,
     w.schedule || '—',
     w.next ? time(w.next) : '—',
-    el('td', {}, w.schedule ? runNowButton(w.name, ctx, () => {
+    el('td', {}, w.schedule || ctx.session.admin ? runNowButton(w.name, ctx, () => {
       watching = 30;
       poll();
     }) : ''),
