@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libpugixml-dev libpq-dev libsqlite3-dev libsodium-dev libssl-dev
-  libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev duktape-dev sqlite3)
+  libspdlog-dev libfmt-dev libcli11-dev libtoml11-dev libmozjs-102-dev sqlite3)
 # dpkg-dev: dpkg-shlibdeps, which CPack runs for the package's Depends; file: CPack
 # finds the executables with it.
 if [[ "${1:-}" == "--package" || "${1:-}" == "--test" ]]; then
