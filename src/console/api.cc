@@ -177,7 +177,7 @@ http::Response Console::Overview(const Caller& caller) {
 
   // The plot: the samples kept, then the present as the last point.
   w.Key("series").BeginObject();
-  w.Key("interval").Int(options_.sample_interval.count());
+  w.Key("interval").Int(std::chrono::duration_cast<std::chrono::seconds>(options_.sample_interval).count());
   w.Key("capacity").Int(static_cast<std::int64_t>(deps_.series.Capacity()));
   w.Key("samples").BeginArray();
   auto write_sample = [&](std::int64_t time, std::int64_t ingested, const std::map<std::string, std::int64_t>& p) {

@@ -57,9 +57,9 @@ struct WorkflowEntry {
 
 struct ConsoleOptions {
   std::vector<WorkflowEntry> workflows;
-  std::chrono::seconds sample_interval{60};  // one backlog sample a minute
-  std::int64_t max_page_rows = 200;          // rows per page of the schema page, at most
-  std::int64_t started = 0;                  // when the server started (epoch s; 0 = now)
+  std::chrono::milliseconds sample_interval{60000};  // one backlog sample a minute
+  std::int64_t max_page_rows = 200;                  // rows per page of the schema page, at most
+  std::int64_t started = 0;                          // when the server started (epoch s; 0 = now)
 };
 
 struct ConsoleDeps {

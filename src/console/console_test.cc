@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -404,6 +405,28 @@ TEST_F(ConsoleTest, TheOverviewShowsTheBacklogAndTheSeries) {
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"("interval":60,"capacity":10)"), std::string::npos);
+}
+
+TEST_F(ConsoleTest, TheSamplerRecordsABacklogSampleEachIntervalUntilStopped) {
+  Stage("S1", "x");
+  ConsoleOptions fast;
+  fast.sample_interval = std::chrono::milliseconds(20);
+  Console sampling(
+      ConsoleDeps{*auth_, Schemas(), *queries_, *pool_,
+                  [](const std::string&, const std::string&, const std::string&) { return true; }, series_},
+      fast);
+  sampling.Start();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (series_.Snapshot().size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition, bounded by the deadline
+  }
+  sampling.Stop();
+  std::vector<Sample> samples = series_.Snapshot();
+  ASSERT_GE(samples.size(), 3U);
+  EXPECT_EQ(samples.back().pending.at("dem:sampleTable"), 1);
+  std::size_t after_stop = samples.size();
+  sampling.Stop();  // idempotent
+  EXPECT_EQ(series_.Snapshot().size(), after_stop) << "no sample after Stop";
 }
 
 TEST_F(ConsoleTest, RunNowQueuesARunAsTheOperatorWithinItsRights) {

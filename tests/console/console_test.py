@@ -5,6 +5,8 @@ Starts a real `stagebridge serve` on fresh databases of BACKEND and drives Debia
 /usr/bin/chromium headless through /usr/bin/chromedriver with python3-selenium (no browser
 download). Every wait is a condition (WebDriverWait), never a sleep.
 
+  headers    from the real server: the page's Content-Security-Policy (no inline script) and
+             nosniff, a script served as text/javascript with an ETag, 304 on revalidation.
   login      a wrong password shows the authenticator's message; the right one opens the
              overview; the session cookie is HttpOnly, SameSite=Strict, Path=/console/ and
              invisible to document.cookie.
@@ -124,6 +126,16 @@ def api(port, method, path, cookie=None, body=None, headers=None):
         return r.status, text
 
 
+def raw_get(port, path, headers=None):
+    """(status, {header name lower-cased: value}, body bytes) of a GET outside the browser."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path, None, headers or {})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
 def log_in(driver, login, password):
     driver.find_element(By.ID, "login-name").clear()
     driver.find_element(By.ID, "login-name").send_keys(login)
@@ -155,6 +167,23 @@ def case_browser(work, results, seed):
         base = "http://127.0.0.1:%d/console/" % port
         driver = browser(work)
         errors_seen = []
+
+        # ---------------------------------------------------------------- headers (the real server)
+        status, headers, body = raw_get(port, "/console/")
+        results.check("the page: 200 text/html", status == 200 and headers.get("content-type") ==
+                      "text/html; charset=utf-8", "%s %s" % (status, headers.get("content-type")))
+        results.check("Content-Security-Policy without inline script",
+                      headers.get("content-security-policy", "").startswith(
+                          "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'"),
+                      headers.get("content-security-policy", ""))
+        results.check("X-Content-Type-Options: nosniff", headers.get("x-content-type-options") == "nosniff")
+        status, headers, body = raw_get(port, "/console/static/js/app.js")
+        etag = headers.get("etag", "")
+        results.check("a script: text/javascript with an ETag",
+                      status == 200 and headers.get("content-type") == "text/javascript; charset=utf-8" and etag,
+                      "%s %s %s" % (status, headers.get("content-type"), etag))
+        status, _, body = raw_get(port, "/console/static/js/app.js", {"If-None-Match": etag})
+        results.check("revalidation with the ETag: 304, no body", status == 304 and body == b"", str(status))
 
         # ---------------------------------------------------------------- login
         driver.get(base)
