@@ -20,6 +20,7 @@
 #include "staging/record.h"
 #include "staging/writer.h"
 #include "support/test_databases.h"
+#include "sync/test_schemas.h"
 #include "workflow/history.h"
 
 namespace stagebridge::console {
@@ -28,22 +29,11 @@ namespace {
 using test::Backend;
 using test::TestDatabase;
 
-constexpr const char* kSample = R"q(<srcSchema namespace="dem" name="sampleTable" label="Sample Table">
-  <element name="sampleTable" label="Sample Table" autopk="true" autouuid="true" autoStg="true"
-           dataSource="nms:extAccount:ffda">
-    <attribute name="testcol1" type="string" length="255"/>
-    <attribute name="testcol2" type="string" length="255"/>
-  </element></srcSchema>)q";
-
 constexpr const char* kHostile = "<img src=x onerror=alert(1)>";
 
+// The sync tests' schema set: the built-ins plus dem:sampleTable (and two more).
 const schema::SchemaSet& Schemas() {
-  static const schema::SchemaSet* set = [] {
-    Result<schema::SchemaSet> s = schema::SchemaSet::Load({{"sample.xml", kSample}});
-    if (!s.ok()) std::abort();
-    return new schema::SchemaSet(std::move(s).value());
-  }();
-  return *set;
+  return sync::test_schemas::Schemas();
 }
 
 std::string HeaderOf(const http::Response& r, const std::string& name) {
