@@ -58,6 +58,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -65,7 +66,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from sbtest import CaseDatabases, CaseError, Server, SoapClient, run_cases, wait_for, BIN, SRC  # noqa: E402
+from sbtest import CaseDatabases, CaseError, Server, SoapClient, run_cases, url_query, wait_for, SRC  # noqa: E402
 
 BACKEND = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
 PASSWORD = "script-secret"
@@ -111,6 +112,19 @@ def staged(dbs, where="1=1"):
     """{id: (testcol1, testcol2)} of DemSampleTableStg."""
     return {r[0]: (r[1], r[2]) for r in
             dbs.query("SELECT uSampleTableId, sTestcol1, sTestcol2 FROM DemSampleTableStg WHERE %s" % where)}
+
+
+def execute(dbs, sql):
+    """A statement on the local database, committed."""
+    if BACKEND == "sqlite":
+        con = sqlite3.connect(dbs.local_url[len("sqlite:"):], timeout=30)
+        try:
+            con.execute(sql)
+            con.commit()
+        finally:
+            con.close()
+    else:
+        url_query(dbs.local_url, sql)
 
 
 def staged_count(dbs):
@@ -509,6 +523,39 @@ def case_positions(work, results):
                           (n, fname, line, col),
                           r.returncode == 1 and m is not None and int(m.group(1)) == line
                           and abs(int(m.group(2)) - col) <= 2, "rc %d, stderr %r" % (r.returncode, r.stderr[-300:]))
+        # Columns with characters outside the BMP (one code point, two UTF-16 units) before the error.
+        def cols(line_text, needle):
+            prefix = line_text[:line_text.index(needle)]
+            return len(prefix) + 1, len(prefix.encode("utf-16-le")) // 2 + 1  # (code points, UTF-16 units)
+        js_line = 'var u = "\U0001F600\U0001F600"; var x = <a b="\U0001F600"/>; q.foo();'
+        path = write(os.path.join(d, "astral.js"), "var ok = 1;\n\n" + js_line + "\n")
+        r, _ = script_run(dbs, path)
+        m = re.match(r"^%s:3:(\d+): ReferenceError: q is not defined" % re.escape(path), r.stderr)
+        js_col = int(m.group(1)) if m else None
+        js_cp, js_u16 = cols(js_line, "q.foo")
+        results.check("%s: astral.js (😀 in a string and in an E4X literal before the error) → line 3, column %s "
+                      "(code points %d, UTF-16 units %d)" % (n, js_col, js_cp, js_u16),
+                      js_col in (js_cp, js_u16), "rc %d, stderr %r" % (r.returncode, r.stderr[-300:]))
+        wdir = dbs.wdir
+        xml_text = ('<workflow internalName="astral" schedule="off" operator="admin"><activities>'
+                    '<js name="a" label="\U0001F600\U0001F600"><script><![CDATA[var s = 1; q.foo();]]></script></js>'
+                    '</activities></workflow>\n')
+        xml_path = write(os.path.join(wdir, "astral.xml"), xml_text)
+        dbs.cli(["workflow", "run", "astral"], settings={"workflows_dir": wdir})
+        hs = history(dbs, "astral")
+        m = re.search(r"astral\.xml:1:(\d+): ReferenceError", hs[0]["error"]) if hs else None
+        xml_col = int(m.group(1)) if m else None
+        xml_cp, xml_u16 = cols(xml_text, "q.foo")
+        same_unit = (js_col == js_cp and xml_col == xml_cp) or (js_col == js_u16 and xml_col == xml_u16)
+        ok = results.check("%s: an inline script after 😀😀 on its line (in the label): column %s counted like the .js "
+                           "file's (code points %d, UTF-16 units %d)" % (n, xml_col, xml_cp, xml_u16),
+                           same_unit, "js column %s (cp %d / u16 %d); history %s" %
+                           (js_col, js_cp, js_u16, hs[:1]))
+        if not ok and js_col == js_cp and xml_col is not None:
+            print("KNOWN BUG: inline-script columns mix units: the padding before the script counts UTF-16 units "
+                  "(src/script/workflows.cc Utf16Units) while SpiderMonkey counts code points, so each astral "
+                  "character before <![CDATA[ on its line shifts the column by one (%s: %d, want %d)"
+                  % (xml_path, xml_col, xml_cp))
         results.check("%s: nothing was staged by the failing scripts" % n, staged_count(dbs) == 0)
     finally:
         dbs.drop()
@@ -1082,6 +1129,194 @@ def case_query(work, results):
         dbs.drop()
 
 
+# ----------------------------------------------------------------------------- 13. e4x
+
+E4X_JS = r"""
+var name = "O'Brien & <Co> \"q\"; drop table x";
+var x = <sampleTableStg xtkschema="dem:sampleTableStg" testcol1={name} testcol2="placeholder"/>;
+x.@testcol2 = "set by " + "@=";
+logInfo("one " + xtk.session.Ingest(x));
+var c = <sampleTableStg-collection xtkschema="dem:sampleTableStg"/>;
+for (var i = 0; i < 3; i++) c.appendChild(<sampleTableStg testcol1={"c" + i} testcol2={i < 2 ? "lt" : "ge"}/>);
+logInfo("coll " + c.sampleTableStg.length());
+logInfo("many " + xtk.session.Ingest(c));
+var y = new XML('<sampleTableStg xtkschema="dem:sampleTableStg" testcol1="from new XML" testcol2="\u00e9\u20ac\ud83d\ude00"/>');
+logInfo("xml " + xtk.session.Ingest(y));
+var z = XML('<a><b n="1">t1</b><b n="2">t2</b><c><b n="3"/></c></a>');
+var sum = 0; for each (var e in z..b) sum += Number(e.@n);
+logInfo("tree " + z..b.length() + " " + z.b.length() + " " + z.b[1].@n + " " + z.b[0].toString() + " " + sum);
+var list = <><p/><q/></>;
+var w = <r a="1"><!-- dropped --><![CDATA[ <not> a tag ]]>{1 + 1}</r>;
+var t = `template <b>${1 < 2}</b>`, re = /<a>/;
+logInfo("misc " + list.length() + " " + w.toXMLString() + " " + t + " " + re.test("<a>") + " " + (3<4) + " " + w.@a);
+var k = <sampleTableStg xtkschema="dem:sampleTableStg" _key="@id" id="E4X1">
+          <!-- a multi-line literal with a comment -->
+        </sampleTableStg>;
+k.@testcol1 = w.@a + "!";
+xtk.session.IngestExt(k);
+logInfo("ext " + k.toXMLString().length);
+"""
+
+
+def case_e4x(work, results):
+    n = "e4x"
+    dbs = new_dbs(work, n)
+    try:
+        r, _ = script_run(dbs, write(os.path.join(dbs.work, "e4x.js"), E4X_JS))
+        out = {}
+        for line in r.stdout.splitlines():
+            if line.startswith("INFO "):
+                k, _, v = line[5:].partition(" ")
+                out[k] = v
+        rows = staged(dbs)
+        one = out.get("one")
+        results.check("%s: a literal with {expr} and x.@a = v: staged with the value exactly (quotes, &, <, SQL-ish)" % n,
+                      r.returncode == 0 and one in rows
+                      and rows[one] == ("O'Brien & <Co> \"q\"; drop table x", "set by @="),
+                      "rc %d, stdout %r, stderr %r, row %s" % (r.returncode, r.stdout, r.stderr[-300:], rows.get(one)))
+        many = (out.get("many") or "").split(",")
+        results.check("%s: a collection built by appendChild in a loop (i < 3 left alone): Ingest returns 3 "
+                      "comma-separated uuids, each staged with its values" % n,
+                      out.get("coll") == "3" and len(many) == 3
+                      and [rows.get(u) for u in many] == [("c0", "lt"), ("c1", "lt"), ("c2", "ge")],
+                      "coll %r, many %r" % (out.get("coll"), many))
+        results.check("%s: new XML(string) with non-ASCII (é€😀) staged exactly" % n,
+                      rows.get(out.get("xml")) == ("from new XML", "\u00e9\u20ac\U0001F600"),
+                      "row %r" % (rows.get(out.get("xml")),))
+        results.check("%s: XML(string), x..b, x.b.length(), x.b[1].@n, toString(), for each" % n,
+                      out.get("tree") == "3 2 2 t1 6", "tree %r" % out.get("tree"))
+        results.check("%s: <></> lists, comments and CDATA in literals, template literals, regex literals and "
+                      "comparisons left alone" % n,
+                      out.get("misc") == "2 <r a=\"1\"><![CDATA[ <not> a tag ]]>2</r> template <b>true</b> true "
+                                         "true 1", "misc %r" % out.get("misc"))
+        results.check("%s: a multi-line literal with a comment, then IngestExt by key" % n,
+                      rows.get("E4X1") == ("1!", None) and "ext" in out, "row %r" % (rows.get("E4X1"),))
+    finally:
+        dbs.drop()
+
+
+# ----------------------------------------------------------------------------- 14. activities
+
+def busy(ms):
+    return "var t0 = Date.now(); while (Date.now() - t0 < %d) {}" % ms
+
+
+def case_activities(work, results):
+    n = "activities"
+    dbs = new_dbs(work, n)
+    wdir = dbs.wdir
+    write(os.path.join(wdir, "chain.xml"), workflow_xml("chain", [
+        ("a", "logInfo('prev ' + typeof instance.vars.prev); instance.vars.count = 5; vars.label = 'L';", None),
+        ("b", "logWarning('count ' + vars.count + instance.vars.label); instance.vars.prev = 1; logVerbose('v');",
+         None),
+        ("c", "xtk.workflow.Start('target'); nms.replicationStrategy.StartReplicateStagingData('dem:sampleTable');"
+              " logInfo('started');", None)]))
+    write(os.path.join(wdir, "target.xml"), workflow_xml("target", [("t", "logInfo('target ran');", None)]))
+    write(os.path.join(wdir, "slow.xml"), workflow_xml("slow", [("s1", busy(700) + " logInfo('s1');", None),
+                                                                ("s2", busy(700) + " logInfo('s2');", None)]))
+    write(os.path.join(wdir, "fatal.xml"), workflow_xml("fatal", [("f", "logInfo('before');\nlogError('fatal "
+                                                                       "thing');\nlogInfo('after');", None)]))
+    write(os.path.join(wdir, "spin.xml"), workflow_xml("spin", [("s", "logInfo('spinning'); while(true){}", None)]))
+    server = None
+    try:
+        r, _ = script_run(dbs, os.path.join(SRC, "examples", "workflows", "seed1-insert.js"))
+        server = start_server(dbs, n, ["--workflows-dir", wdir, "--script-timeout", "1"])
+        c = SoapClient(server.port)
+        c.logon("admin", PASSWORD)
+        runs = []
+        for i in range(2):
+            if soap_start(c, "chain").kind != "ok":
+                raise CaseError("Start chain failed")
+            run = wait_run(dbs, "chain", lambda x: x["status"] != "running" and x["id"] not in
+                           [y["id"] for y in runs], 30)
+            if run is None:
+                raise CaseError("chain did not end")
+            runs.append(run)
+        logs = [log_lines(workflow_log(dbs, "chain", x["id"]).stdout) for x in runs]
+        want = [("a", "INFO", "prev undefined"), ("b", "WARNING", "count 5L"), ("b", "VERBOSE", "v"),
+                ("c", "INFO", "started")]
+        results.check("%s: instance.vars / vars shared by the activities of a run, not across runs; levels INFO, "
+                      "WARNING, VERBOSE in `workflow log`" % n,
+                      all(x["status"] == "done" for x in runs) and logs == [want, want], "runs %s, logs %s" %
+                      (runs, logs))
+        t = wait_run(dbs, "target", lambda x: x["status"] == "done", 30)
+        results.check("%s: xtk.workflow.Start('target') from a script: target runs (done)" % n,
+                      t is not None and log_lines(workflow_log(dbs, "target").stdout) == [("t", "INFO", "target ran")],
+                      "history %s" % history(dbs, "target")[:2])
+        rep = wait_for(lambda: dbs.cloud_query("SELECT COUNT(*) FROM DemSampleTable")[0][0] == "1" or None, 30, 0.2)
+        results.check("%s: StartReplicateStagingData from a script: the staged row reaches the cloud table" % n,
+                      rep is not None and wait_run(dbs, "ffdaReplicateStagingData", lambda x: x["status"] == "done",
+                                                   30) is not None,
+                      "cloud rows %s" % dbs.cloud_query("SELECT uSampleTableId FROM DemSampleTable"))
+        soap_start(c, "slow")
+        run = wait_run(dbs, "slow", lambda x: x["status"] != "running", 30)
+        results.check("%s: script_timeout is per activity: two activities of 0.7 s each with a 1 s limit → done" % n,
+                      run is not None and run["status"] == "done", "run %s" % run)
+        soap_start(c, "fatal")
+        run = wait_run(dbs, "fatal", lambda x: x["status"] != "running", 30)
+        fpath = os.path.join(wdir, "fatal.xml")
+        results.check("%s: logError fails the activity: run error naming the line of the logError call and its text; "
+                      "nothing after it ran" % n,
+                      run is not None and run["status"] == "error"
+                      and re.search(r"activity 'f' failed at %s:\d+:\d+: fatal thing" % re.escape(fpath), run["error"])
+                      and [x[:3] for x in log_lines(workflow_log(dbs, "fatal").stdout)][0] == ("f", "INFO", "before")
+                      and not any(x[2] == "after" for x in log_lines(workflow_log(dbs, "fatal").stdout)),
+                      "run %s, log %s" % (run, log_lines(workflow_log(dbs, "fatal").stdout)))
+        server.stop()
+        # SIGTERM while a script spins (script_timeout 60): the server stops promptly, the run ends in error.
+        server = start_server(dbs, n + "-stop", ["--workflows-dir", wdir, "--script-timeout", "60"])
+        c = SoapClient(server.port)
+        c.logon("admin", PASSWORD)
+        soap_start(c, "spin")
+        running = wait_run(dbs, "spin", lambda x: x["status"] == "running", 30)
+        wait_for(lambda: any(x[2] == "spinning" for x in log_lines(workflow_log(dbs, "spin").stdout)), 20, 0.1)
+        t0 = time.time()
+        code = server.stop()
+        took = time.time() - t0
+        run = history(dbs, "spin")
+        results.check("%s: SIGTERM while an activity spins: the server exits 0 in %.1f s (< 15 s), the run ends in "
+                      "error SCR-200003 (the server is shutting down)" % (n, took),
+                      running is not None and code == 0 and took < 15 and bool(run) and run[0]["status"] == "error"
+                      and "SCR-200003" in run[0]["error"], "exit %s, run %s" % (code, run[:1]))
+        server = None
+    finally:
+        if server:
+            server.stop()
+        dbs.drop()
+
+
+# ----------------------------------------------------------------------------- 15. cleanup
+
+def case_cleanup(work, results):
+    n = "cleanup"
+    dbs = new_dbs(work, n)
+    wdir = dbs.wdir
+    write(os.path.join(wdir, "noisy.xml"), workflow_xml("noisy", [("a", "logInfo('one'); logInfo('two');", None)]))
+    settings = {"workflows_dir": wdir}
+    try:
+        for _ in range(2):
+            r = dbs.cli(["workflow", "run", "noisy"], settings=settings)
+            if r.returncode != 0:
+                raise CaseError("workflow run noisy: %s" % r.stderr[-500:])
+        hs = sorted(history(dbs, "noisy"), key=lambda x: x["id"])
+        old, new = hs[0]["id"], hs[1]["id"]
+        # The first run ended three days ago (history_days 1 purges it); the second is recent.
+        execute(dbs, "UPDATE SbWorkflowRun SET iStart = iStart - 259200, iEnd = iEnd - 259200 WHERE iRunId = %d"
+                % old)
+        r = dbs.cli(["workflow", "run", "cleanup"], settings=dict(settings, history_days=1))
+        left = dbs.query("SELECT iRunId, COUNT(*) FROM SbWorkflowLog GROUP BY iRunId ORDER BY 1")
+        results.check("%s: `workflow run cleanup` (history_days 1) purges the old run's log lines with it and keeps "
+                      "the recent run's" % n,
+                      r.returncode == 0 and [[str(new), "2"]] == [l for l in left if l[0] in (str(old), str(new))]
+                      and old not in [x["id"] for x in history(dbs, "noisy")],
+                      "rc %d, log rows per run %s, stderr %r" % (r.returncode, left, r.stderr[-300:]))
+        r = workflow_log(dbs, "noisy", old)
+        results.check("%s: `workflow log noisy --run %d` (purged) → exit 1" % (n, old), r.returncode == 1,
+                      "rc %d, %r" % (r.returncode, r.stdout + r.stderr))
+    finally:
+        dbs.drop()
+
+
 # ----------------------------------------------------------------------------- main
 
 CASES = [("seed_cli", lambda w, r, s: case_seed_cli(w, r)),
@@ -1095,7 +1330,10 @@ CASES = [("seed_cli", lambda w, r, s: case_seed_cli(w, r)),
          ("soap_start", lambda w, r, s: case_soap_start(w, r)),
          ("reload", lambda w, r, s: case_reload(w, r)),
          ("kill9", case_kill9),
-         ("query", lambda w, r, s: case_query(w, r))]
+         ("query", lambda w, r, s: case_query(w, r)),
+         ("e4x", lambda w, r, s: case_e4x(w, r)),
+         ("activities", lambda w, r, s: case_activities(w, r)),
+         ("cleanup", lambda w, r, s: case_cleanup(w, r))]
 
 
 def main():
