@@ -34,9 +34,11 @@ TITLES = {
     "7": "ExecuteQuery over HTTP vs the same SQL in psql",
     "8": "unitary Ingest over HTTPS vs over HTTP (one server, listen + listen_http)",
     "9": "unitary Ingest through HAProxy to N nodes (one local database) vs one node direct",
+    "10": "workflow JavaScript Ingest in process (`script run`) vs SOAP Ingest over HTTP, 1 connection",
+    "10e": "an empty `script run` (process, databases, engine) vs `stagebridge --version`",
 }
 # scenario → (target, "min" when higher is better / "max" when lower is better)
-TARGETS = {"1": (1.0, "min"), "2": (0.7, "min"), "3": (1.0, "min"), "4": (0.8, "min"), "4mem": (1.5, "max")}
+TARGETS = {"10": (1.0, "min"), "1": (1.0, "min"), "2": (0.7, "min"), "3": (1.0, "min"), "4": (0.8, "min"), "4mem": (1.5, "max")}
 
 
 def num(s):
@@ -212,6 +214,16 @@ def summary_rows(groups, meta):
                         "%s (p99 %s)" % (fmt_n(g.sb, "req/s"), fmt_ms(g.x("p99_us"))),
                         "%s (p99 %s)" % (fmt_n(g.base, "req/s"), fmt_ms(g.x("direct_p99_us"))), ratio, "—",
                         "for the record", g))
+        elif scn == "10":
+            if batch == "empty":
+                out.append(("10", TITLES["10e"], "median of %s runs" % g.rows[0]["extra"].get("runs", "?"),
+                            "%s ms" % fmt_n(g.sb), "%s ms" % fmt_n(g.base), ratio, "—", "for the record", g))
+            else:
+                target, res = verdict("10", g.ratio)
+                what = "unitary calls" if batch == "1" else "collections of %s" % batch
+                out.append(("10", TITLES["10"], "%s, %s rows per script run" % (
+                    what, fmt_n(num(g.rows[0]["extra"].get("rows")))), fmt_n(g.sb, "rows/s"),
+                    fmt_n(g.base, "rows/s"), ratio, target, res, g))
         elif scn == "6":
             out.append(("6", TITLES["6"],
                         "%s connections paced to %s req/s = ½ of the peak %s req/s" % (

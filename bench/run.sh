@@ -23,6 +23,10 @@
 #   9  unitary Ingest through HAProxy to 1, 2, 3 nodes sharing one local database
 #      (scripts/cluster.sh) vs one node direct, 32 and 128 clients, alternated;
 #      CPU of each process and PostgreSQL's WAL per call                      (for the record)
+#  10 workflow JavaScript: a script ingesting N rows in a loop (`script run`), unitary
+#      and in collections of 1 000, vs unitary SOAP Ingest and collections over HTTP
+#      at 1 connection (the route the script bypasses); the cost of an empty
+#      `script run` vs `stagebridge --version`                           (in-process >= 1.0x)
 #
 # --quick: tiny durations and counts (about a minute), the mode the test suite runs;
 # it checks the harness, not the speed: a missed target never fails a run. Any run
@@ -39,7 +43,7 @@ root=$PWD
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-quick=0 out="" only="1,2,3,4,5,6,7,8,9" before="" seconds="" rounds="" clients="" sync_rows=""
+quick=0 out="" only="1,2,3,4,5,6,7,8,9,10" before="" seconds="" rounds="" clients="" sync_rows=""
 orig_args=("$@")
 while (($#)); do
   case $1 in
@@ -88,11 +92,13 @@ if ((quick)); then
   batch_sizes="10 100" batch_clients=8 upsert_clients="8" keys=1000 sync_rounds=1 latency_seconds=3
   sqlite_rounds=1 mode=quick tls_clients="8" query_rows=20000 query_select=1000 query_reps=3
   cluster_clients="8" cluster_nodes="1 2"
+  script_rows=300 script_batch=100 script_empty_runs=3
 else
   : "${seconds:=8}" "${rounds:=3}" "${clients:=1 8 32 128}" "${sync_rows:=1000000}"
   batch_sizes="100 1000" batch_clients=8 upsert_clients="8 32" keys=10000 sync_rounds=${BENCH_SYNC_ROUNDS:-3}
   latency_seconds=$((seconds * 2)) sqlite_rounds=1 mode=full tls_clients="8 32" query_rows=1000000 query_select=10000 query_reps=10
   cluster_clients="32 128" cluster_nodes="1 2 3"
+  script_rows=100000 script_batch=1000 script_empty_runs=10
 fi
 out=${out:-bench/report}
 mkdir -p "$out"
@@ -661,9 +667,100 @@ cluster_scenario() {
     local st=0
     wait "$pid" 2>/dev/null || st=$?
     ((st == 0 || st == 143)) || fail "9: scripts/cluster.sh with $n node(s) exited with status $st (raw/s9-cluster-$n.txt)"
+    for p in $CLUSTER_NODE_PIDS $CLUSTER_HAPROXY_PID; do
+      if kill -0 "$p" 2>/dev/null; then
+        fail "9: process $p was still running after scripts/cluster.sh exited; stopped now"
+        kill "$p" 2>/dev/null || true
+      fi
+    done
     cp "$work/cluster-$n/"*.log "$raw/" 2>/dev/null || true
     for f in "$raw"/node*.log "$raw"/haproxy.log; do [[ -f $f ]] && mv "$f" "$raw/s9-n$n-$(basename "$f")"; done
   done
+}
+
+# ------------------------------------------------------------------ scenario 10: workflow JavaScript
+# script_ingest NAME URL FILE: runs FILE with `script run`; its last log line says
+# "rows=N ms=T" (timed inside the script); sets s_rps (rows/s) and s_rows.
+script_ingest() {
+  local name=$1 url=$2 file=$3 line
+  if ! "$bin" --local-db "$url" --cloud-db "sqlite:$work/script-cloud.db" --schemas-dir examples/schemas \
+    --log-level warn script run "$file" --operator bench --timeout 3600 >"$raw/$name.txt" 2>&1; then
+    fail "$name: script run failed (raw/$name.txt)"
+  fi
+  line=$(grep -oP '^INFO rows=\S+ ms=\S+' "$raw/$name.txt" | tail -1)
+  s_rows=$(kv rows "${line#INFO }") s_rps=""
+  local ms
+  ms=$(kv ms "${line#INFO }")
+  if [[ -z $s_rows || -z $ms ]]; then
+    fail "$name: the script printed no figure (raw/$name.txt)"
+    s_rows=0
+  else
+    s_rps=$(calc "$s_rows * 1000 / ($ms + 0.001)")
+  fi
+}
+
+script_scenario() {
+  local url r i t0 t1 empty=() version=()
+  pg_db script
+  url=$db_url
+  start_server script "$url"
+  cat >"$work/unit.js" <<JS
+var n = $script_rows, t0 = Date.now();
+for (var i = 0; i < n; i++) {
+  var uuid = xtk.session.Ingest(<sampleTableStg xtkschema="dem:sampleTableStg" testcol1={"script " + i} testcol2="bench"/>);
+  if (uuid.length != 36) throw new Error("Ingest returned no uuid: '" + uuid + "'");
+}
+logInfo("rows=" + n + " ms=" + (Date.now() - t0));
+JS
+  cat >"$work/collection.js" <<JS
+var n = $script_rows, size = $script_batch, t0 = Date.now();
+for (var done = 0; done < n; done += size) {
+  var c = <sampleTableStg-collection xtkschema="dem:sampleTableStg"/>;
+  for (var i = 0; i < size; i++) c.appendChild(<sampleTableStg testcol1={"script " + (done + i)} testcol2="bench"/>);
+  var uuids = xtk.session.Ingest(c).split(",");
+  if (uuids.length != size) throw new Error("Ingest returned " + uuids.length + " uuids for " + size + " records");
+}
+logInfo("rows=" + n + " ms=" + (Date.now() - t0));
+JS
+  : >"$work/empty.js"
+  for ((r = 1; r <= rounds; r++)); do
+    log "10: $script_rows unitary Ingest calls from a script vs unitary SOAP Ingest at 1 connection, round $r"
+    pg_reset "$url"
+    script_ingest "s10-script-unit-r$r" "$url" "$work/unit.js"
+    check_rows "s10-script-unit-r$r" "$s_rows" pg_count "$url"
+    local unit_rps=$s_rps
+    pg_reset "$url"
+    run_wrk "s10-soap-unit-r$r" 1 "$seconds" ingest 1
+    check_rows "s10-soap-unit-r$r" "${w_req:-0}" pg_count "$url"
+    record 10 postgres 1 1 "$r" "$unit_rps" "$w_rps" rows/s "rows=$script_rows;soap_p50_us=$w_p50;load=$(loadavg)"
+    log "10: collections of $script_batch from a script vs over HTTP at 1 connection, round $r"
+    pg_reset "$url"
+    script_ingest "s10-script-coll-r$r" "$url" "$work/collection.js"
+    check_rows "s10-script-coll-r$r" "$s_rows" pg_count "$url"
+    local coll_rps=$s_rps
+    pg_reset "$url"
+    run_wrk "s10-soap-coll-r$r" 1 "$seconds" ingest "$script_batch"
+    check_rows "s10-soap-coll-r$r" "$((${w_req:-0} * script_batch))" pg_count "$url"
+    record 10 postgres 1 "$script_batch" "$r" "$coll_rps" "$(calc "${w_rps:-0} * $script_batch")" rows/s \
+      "rows=$script_rows;load=$(loadavg)"
+  done
+  log "10: an empty script run vs stagebridge --version, $script_empty_runs runs each"
+  for ((i = 0; i < script_empty_runs; i++)); do
+    t0=$(now)
+    "$bin" --local-db "$url" --cloud-db "sqlite:$work/script-cloud.db" --schemas-dir examples/schemas --log-level warn \
+      script run "$work/empty.js" --operator bench >>"$raw/s10-empty.txt" 2>&1 || fail "10: an empty script run failed"
+    t1=$(now)
+    empty+=("$(calc "($t1 - $t0) * 1000" 1)")
+    t0=$(now)
+    "$bin" --version >/dev/null
+    t1=$(now)
+    version+=("$(calc "($t1 - $t0) * 1000" 1)")
+  done
+  local e v
+  e=$(printf '%s\n' "${empty[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  v=$(printf '%s\n' "${version[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  record 10 postgres 1 empty 1 "$e" "$v" ms "runs=$script_empty_runs;load=$(loadavg)"
+  stop_server
 }
 
 # ------------------------------------------------------------------ run
@@ -674,6 +771,7 @@ if want 5; then sqlite_scenarios; fi
 if want 7; then query_scenario; fi
 if want 8; then tls_scenario; fi
 if want 9; then cluster_scenario; fi
+if want 10; then script_scenario; fi
 {
   echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "elapsed_s=$(calc "$(now) - $started" 0)"

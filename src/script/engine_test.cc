@@ -114,6 +114,27 @@ logInfo(n, doc.sampleTableStg.length(), doc.toXMLString());)");
                                "</collection>"));
 }
 
+TEST_F(EngineTest, AppendChildAdoptsAFreshNodeAndCopiesOneInATree) {
+  EXPECT_EQ(Eval("(function () { var r = <r/>; var c = <c/>; r.appendChild(c); c.@n = 1; return r.toXMLString(); })()"),
+            "<r><c n=\"1\"/></r>");
+  EXPECT_EQ(Eval("(function () { var a = <a/>, b = <b/>, c = <c/>; a.appendChild(c); b.appendChild(c); c.@n = 1; "
+                 "return a.toXMLString() + b.toXMLString(); })()"),
+            "<a><c n=\"1\"/></a><b><c/></b>");
+  EXPECT_EQ(Eval("(function () { var r = <r><c/></r>; r.c[0].appendChild(r); return r.toXMLString(); })()"),
+            "<r><c><r><c/></r></c></r>");
+}
+
+TEST_F(EngineTest, ALiteralEvaluatedAgainIsANewTreeWithItsOwnValues) {
+  EXPECT_EQ(Eval("(function () { var out = []; for (var i = 0; i < 3; i++) { var x = <a n={i} t={'<&\"'}><b>{i}</b>"
+                 "{i == 1 ? <c/> : 'z'}</a>; if (i == 0) x.@n = 'changed'; out.push(x.toXMLString()); } "
+                 "return out.join('|'); })()"),
+            "<a n=\"changed\" t=\"&lt;&amp;&quot;\"><b>0</b>z</a>|<a n=\"1\" t=\"&lt;&amp;&quot;\"><b>1</b><c/></a>|"
+            "<a n=\"2\" t=\"&lt;&amp;&quot;\"><b>2</b>z</a>");
+  EXPECT_EQ(Eval("(function () { var s = ''; for (var i = 0; i < 2; i++) s += <><x v={i}/><y/></>.length(); "
+                 "return s; })()"),
+            "22");
+}
+
 TEST_F(EngineTest, XmlConstructorsAndLists) {
   EXPECT_EQ(Eval("new XML('<a b=\"&amp;\"/>').@b"), "&");
   EXPECT_EQ(Eval("XML('<a><b>1</b></a>').b"), "1");

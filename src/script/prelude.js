@@ -35,11 +35,17 @@
     for (const c of t.c) n.children.push(fromTree(c, n));
     return n;
   }
+  const TEXT_SPECIAL = /[&<>]/;
+  const ATTR_SPECIAL = /[&<"\n\r\t]/;
   function escText(s) {
-    return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    s = String(s);
+    if (!TEXT_SPECIAL.test(s)) return s;
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   }
   function escAttr(s) {
-    return String(s)
+    s = String(s);
+    if (!ATTR_SPECIAL.test(s)) return s;
+    return s
         .replace(/&/g, '&amp;')
         .replace(/</g, '&lt;')
         .replace(/"/g, '&quot;')
@@ -112,8 +118,23 @@
   }
   function toChildNodes(value, parent) {
     const ns = nodesOf(value);
-    if (ns !== null) return ns.map((n) => copyNode(n, parent));
+    // A node without a parent (a fresh literal) is adopted; one already in a tree is copied.
+    if (ns !== null) {
+      return ns.map((n) => {
+        let inside = false;  // appending an ancestor would make a cycle: copy it
+        for (let p = parent; p && !inside; p = p.parent) inside = p === n;
+        if (n.parent !== null || inside) return copyNode(n, parent);
+        n.parent = parent;
+        return n;
+      });
+    }
     return [{kind: 'text', value: String(value), parent}];
+  }
+
+  // A method bound to its proxy, made once per proxy (x.appendChild in a loop).
+  function bound(target, table, k, receiver) {
+    const cache = target.bound || (target.bound = Object.create(null));
+    return cache[k] || (cache[k] = table[k].bind(receiver));
   }
 
   // ---------------------------------------------------------------- XMLList
@@ -155,7 +176,7 @@
       if (k === Symbol.toPrimitive) return () => listMethods.toString.call(receiver);
       if (typeof k === 'symbol') return undefined;
       if (/^\d+$/.test(k)) return k < t.nodes.length ? wrap(t.nodes[k]) : undefined;
-      if (Object.prototype.hasOwnProperty.call(listMethods, k)) return listMethods[k].bind(receiver);
+      if (Object.prototype.hasOwnProperty.call(listMethods, k)) return bound(t, listMethods, k, receiver);
       if (k === 'constructor') return XMLList;
       if (k.startsWith('..@')) {
         const out = [];
@@ -272,7 +293,7 @@
       if (typeof k === 'symbol') return undefined;
       if (k === '0') return receiver;
       if (/^\d+$/.test(k)) return undefined;
-      if (Object.prototype.hasOwnProperty.call(methods, k)) return methods[k].bind(receiver);
+      if (Object.prototype.hasOwnProperty.call(methods, k)) return bound(t, methods, k, receiver);
       if (k === 'constructor') return XML;
       if (k.startsWith('..@')) {
         const out = [];
@@ -350,32 +371,61 @@
   Object.defineProperty(XMLList, Symbol.hasInstance, {value: (v) => nodesOf(v) !== null && v[LIST] === true});
 
   // ---------------------------------------------------------------- the transform's targets
-  function literal(strings, values) {
-    let s = strings[0];
-    for (let i = 0; i < values.length; ++i) s += values[i] + strings[i + 1];
-    return s;
+  // A literal is parsed once per place in the source (its template's strings
+  // array is the same object each time): {expr} slots become markers — an
+  // attribute value "\uE000N\uE000", an element <__sb-slot-N/> in content — and
+  // each evaluation copies the parsed tree, putting the values in. Values are
+  // never escaped into text and re-parsed.
+  const SLOT = Symbol('slot');
+  const templates = new WeakMap();
+  const SLOT_ATTR = /^\uE000(\d+)\uE000$/;
+  const SLOT_ELEMENT = /^__sb-slot-(\d+)$/;
+  function compileTemplate(strings, values) {
+    let text = strings[0];
+    for (let i = 0; i < values.length; ++i) {
+      text += (values[i][SLOT] === 'a' ? '"\uE000' + i + '\uE000"' : '<__sb-slot-' + i + '/>') + strings[i + 1];
+    }
+    return text;
   }
-  function xmlLiteral(strings, ...values) {
-    const ns = parse(literal(strings, values));
-    const elements = ns.filter((n) => n.kind === 'element');
-    if (elements.length !== 1) throw new SyntaxError('an XML literal must hold one element');
-    return wrap(elements[0]);
+  function instantiate(n, values, parent) {
+    if (n.kind !== 'element') return [Object.assign({}, n, {parent})];
+    const slot = SLOT_ELEMENT.exec(n.name);
+    if (slot !== null) {
+      const v = values[Number(slot[1])].v;
+      if (v === undefined || v === null || v === '') return v === '' ? [] : [{kind: 'text', value: String(v), parent}];
+      return toChildNodes(v, parent);
+    }
+    const c = {kind: 'element', name: n.name, attrs: [], children: [], parent};
+    for (const [k, a] of n.attrs) {
+      const m = SLOT_ATTR.exec(a);
+      if (m === null) {
+        c.attrs.push([k, a]);
+      } else {
+        const v = values[Number(m[1])].v;
+        const ns = nodesOf(v);
+        c.attrs.push([k, ns !== null ? ns.map(textOf).join('') : String(v)]);
+      }
+    }
+    for (const child of n.children) c.children.push(...instantiate(child, values, c));
+    return [c];
   }
-  function xmlListLiteral(strings, ...values) {
-    const ns = parse('<sbList>' + literal(strings, values).replace(/^<>|<\/>$/g, '') + '</sbList>');
-    const root = ns[0];
-    for (const c of root.children) c.parent = null;
-    return makeList(root.children);
+  function template(strings, values, list) {
+    let nodes = templates.get(strings);
+    if (nodes === undefined) {
+      const text = compileTemplate(strings, values);
+      nodes = list ? parse('<sbList>' + text.replace(/^<>|<\/>$/g, '') + '</sbList>')[0].children :
+                     parse(text).filter((n) => n.kind === 'element');
+      if (!list && nodes.length !== 1) throw new SyntaxError('an XML literal must hold one element');
+      templates.set(strings, nodes);
+    }
+    const out = [];
+    for (const n of nodes) out.push(...instantiate(n, values, null));
+    return out;
   }
-  function attrExpr(v) {
-    const ns = nodesOf(v);
-    return '"' + escAttr(ns !== null ? ns.map(textOf).join('') : v) + '"';
-  }
-  function contentExpr(v) {
-    const ns = nodesOf(v);
-    if (ns !== null) return ns.map(serialize).join('');
-    return escText(v);
-  }
+  function xmlLiteral(strings, ...values) { return wrap(template(strings, values, false)[0]); }
+  function xmlListLiteral(strings, ...values) { return makeList(template(strings, values, true)); }
+  function attrExpr(v) { return {[SLOT]: 'a', v}; }
+  function contentExpr(v) { return {[SLOT]: 'c', v}; }
   function each(v) {
     if (v === null || v === undefined) return [];
     if (nodesOf(v) !== null || Array.isArray(v) || typeof v[Symbol.iterator] === 'function') return v;
