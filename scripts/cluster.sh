@@ -4,7 +4,7 @@
 # with health checks on /nl/jsp/ping.jsp. Stops everything on exit.
 #
 #   scripts/cluster.sh [--nodes N] [--bin PATH] [--dir DIR] [--pg-url URL] [--cloud-pg-url URL]
-#                      [--password P] [--log-level L] [--env-file FILE] [-- CMD ARGS…]
+#                      [--keep-databases] [--password P] [--log-level L] [--env-file FILE] [-- CMD ARGS…]
 #
 # --nodes N      serve nodes (default 3), each on a free 127.0.0.1 port
 # --bin PATH     the stagebridge binary (default build/stagebridge, else build-release/)
@@ -13,6 +13,7 @@
 #                the two databases are created there (and dropped on exit); without it a
 #                throwaway PostgreSQL 15 is started with scripts/with-postgres.sh
 # --cloud-pg-url URL  the cloud database on another server (default: the same as --pg-url)
+# --keep-databases    leaves the two databases in place on exit (their URLs are in the env file)
 # --password P   password of the operator `admin` it creates (default: admin)
 # --env-file F   writes CLUSTER_* shell assignments there once everything is up
 # -- CMD         runs CMD with the CLUSTER_* variables in its environment, then stops
@@ -34,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-nodes=3 bin="" dir="" pg_url="" cloud_pg_url="" password=admin log_level=info env_file="" cmd=()
+nodes=3 bin="" dir="" pg_url="" cloud_pg_url="" keep_databases=0 password=admin log_level=info env_file="" cmd=()
 orig_args=("$@")
 while (($#)); do
   case $1 in
@@ -43,6 +44,7 @@ while (($#)); do
     --dir) dir=$2; shift ;;
     --pg-url) pg_url=$2; shift ;;
     --cloud-pg-url) cloud_pg_url=$2; shift ;;
+    --keep-databases) keep_databases=1 ;;
     --password) password=$2; shift ;;
     --log-level) log_level=$2; shift ;;
     --env-file) env_file=$2; shift ;;
@@ -92,10 +94,14 @@ node_pids=() node_ports=() haproxy_pid="" created=0
 cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
-  [[ -n $haproxy_pid ]] && kill "$haproxy_pid" 2>/dev/null && wait "$haproxy_pid" 2>/dev/null
-  for pid in "${node_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${node_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if ((created)); then
+  set +e  # every step runs, whatever the one before returned
+  if [[ -n $haproxy_pid ]]; then
+    kill "$haproxy_pid" 2>/dev/null
+    wait "$haproxy_pid" 2>/dev/null
+  fi
+  for pid in "${node_pids[@]}"; do kill "$pid" 2>/dev/null; done  # SIGTERM: in-flight calls finish
+  for pid in "${node_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  if ((created && !keep_databases)); then
     psql -qX "$pg_url" -c "DROP DATABASE IF EXISTS ${tag}_local WITH (FORCE)" >/dev/null 2>&1 || true
     psql -qX "$cloud_pg_url" -c "DROP DATABASE IF EXISTS ${tag}_cloud WITH (FORCE)" >/dev/null 2>&1 || true
   fi

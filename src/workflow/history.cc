@@ -144,10 +144,11 @@ Status RecordSchema(store::Database& db, std::int64_t run, const sync::SchemaRes
       .status();
 }
 
-Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error) {
+Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error,
+                 std::int64_t ended) {
   return db
       .Execute("UPDATE SbWorkflowRun SET iEnd = $2, sStatus = $3, mError = $4 WHERE iRunId = $1",
-               {run, NowSeconds(), std::string(status), std::string(error)})
+               {run, ended, std::string(status), std::string(error)})
       .status();
 }
 

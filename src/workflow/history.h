@@ -47,7 +47,10 @@ Result<std::int64_t> StartRun(store::Database& db, std::string_view workflow, st
                               std::string_view holder);
 // Records (replaces) the outcome of one schema in the run.
 Status RecordSchema(store::Database& db, std::int64_t run, const sync::SchemaResult& result);
-Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error);
+// Records the run's end: its status, error and end time (`ended`, epoch seconds: a
+// run whose end is recorded late passes the time it really ended).
+Status FinishRun(store::Database& db, std::int64_t run, std::string_view status, std::string_view error,
+                 std::int64_t ended = NowSeconds());
 // Runs of `workflow` still "running" whose holder is not `current_holder` and
 // does not hold the lease (it died: the lease expired or was taken over) become
 // "interrupted". A run whose holder still holds the lease is left alone.

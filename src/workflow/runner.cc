@@ -28,7 +28,8 @@ std::string MakeHolder() {
 // Runs whose end could not be recorded (the local database went away as they
 // ended): left so, the history would show them running beside the next run of
 // the same holder, which MarkInterrupted leaves alone. The holder's next run of
-// the workflow records them first, in error.
+// the workflow records them first, in error, with the time they really ended
+// (another holder may have marked them interrupted meanwhile, ending them later).
 std::mutex unrecorded_mu;
 std::vector<RunRecord> unrecorded;  // GUARDED_BY(unrecorded_mu)
 
@@ -38,7 +39,7 @@ void RecordLateEnds(store::Database& local, const std::string& holder, const std
     if (r.holder != holder || r.workflow != workflow) return false;
     std::string error = fmt::format("{}{}(ended at {}, recorded late: the local database was unreachable then)",
                                     r.error, r.error.empty() ? "" : " ", r.ended);
-    return FinishRun(local, r.id, r.status == "done" ? "done" : "error", error).ok();
+    return FinishRun(local, r.id, r.status == "done" ? "done" : "error", error, r.ended).ok();
   });
 }
 

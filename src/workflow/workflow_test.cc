@@ -164,6 +164,14 @@ TEST_P(HistoryTest, FinishRunRecordsStatusEndAndError) {
   EXPECT_THAT(b.error, HasSubstr("SYN-500001"));
 }
 
+TEST_P(HistoryTest, FinishRunRecordedLateKeepsTheRealEnd) {
+  std::int64_t run = Start();
+  ASSERT_TRUE(FinishRun(*db_, run, "error", "the local database was unreachable", 1234).ok());
+  RunRecord r = Get(run);
+  EXPECT_EQ(r.ended, 1234);
+  EXPECT_EQ(r.status, "error");
+}
+
 TEST_P(HistoryTest, ListRunsIsNewestFirstPerWorkflowAndLimited) {
   std::int64_t r1 = Start(kWorkflow);
   std::int64_t c1 = Start("cleanup");

@@ -5,7 +5,7 @@ scripts/cluster.sh starts 3 `stagebridge serve` nodes sharing one local PostgreS
 database (a private server this test can stop: sbtest.PgCluster) and one cloud
 database (on $STAGEBRIDGE_TEST_PG_URL), with HAProxy in front checking
 /nl/jsp/ping.jsp. Every node schedules ffdaReplicateStagingData every second
-(lease_seconds 3, batch_rows 100: runs are long and often). In order:
+(lease_seconds 3, batch_rows 50: runs are long and often). In order:
 
   1. Logon through HAProxy; the session is valid on every node (GetUserInfo on each).
   2. Load through HAProxy (2 threads of unitary Ingest, 2 of unitary IngestExt
@@ -15,8 +15,9 @@ database (on $STAGEBRIDGE_TEST_PG_URL), with HAProxy in front checking
      connection errors or HAProxy's 502/503 for the calls in flight); the node is
      restarted on its port, HAProxy takes it back, calls land on it, the old session
      is valid on it.
-  4. 20 000 rows staged with caller ids (collections): the lease holder is killed in
-     the middle of a run (after its first batches reached the cloud); another node
+  4. 30 000 rows staged with caller ids (one collection): the lease holder is killed in
+     the middle of a run (its first batches in the cloud, 5 000 rows or more still to
+     merge); another node
      takes over once the lease expired, the killed run is `interrupted`.
   5. pg_terminate_backend of every node's connections: each node reconnects (a few
      calls may get the database-unavailable faults STG-500001 / SOP-330500 meanwhile,
@@ -27,7 +28,7 @@ database (on $STAGEBRIDGE_TEST_PG_URL), with HAProxy in front checking
      come back (ping 200, HAProxy UP), calls succeed.
   7. The end: the load stops, the scheduled runs drain staging; every acknowledged
      Ingest is in the cloud with its value, every IngestExt key holds its last
-     acknowledged value (or that of a later call whose answer was lost), the 20 000
+     acknowledged value (or that of a later call whose answer was lost), the 30 000
      rows are in the cloud exactly (count and checksum; no run rejected a
      duplicate: exactly once); the run history never shows two runs at once (a
      sampler also counted the running runs all along), and several nodes ran them.
@@ -57,8 +58,8 @@ from sbtest import (BIN, SRC, CaseError, PgCluster, Results, SoapClient, file_ta
                     wait_for)
 
 SCHEDULE = {"REPLICATE_SCHEDULE": "every 1s", "UNSUBSCRIBE_SCHEDULE": "off", "CLEANUP_SCHEDULE": "off",
-            "LEASE_SECONDS": "3", "BATCH_ROWS": "100"}
-BULK_ROWS = 20000
+            "LEASE_SECONDS": "3", "BATCH_ROWS": "50"}
+BULK_ROWS = 30000
 # The faults of a call that found the local database unavailable (nothing written, retry later): the staging
 # writer's, and the router's for a session check that could not read the session table.
 UNAVAILABLE = ("fault STG-500001", "fault SOP-330500")
@@ -88,7 +89,8 @@ class Cluster:
         self.log = open(os.path.join(work, "cluster.log"), "ab")
         self.proc = subprocess.Popen([os.path.join(SRC, "scripts", "cluster.sh"), "--bin", BIN, "--nodes", "3",
                                       "--dir", os.path.join(work, "cluster"), "--pg-url", local_pg,
-                                      "--cloud-pg-url", cloud_pg, "--env-file", env_file, "--log-level", "info"],
+                                      "--cloud-pg-url", cloud_pg, "--env-file", env_file, "--log-level", "info",
+                                      "--keep-databases"],
                                      env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
         if not wait_for(lambda: os.path.exists(env_file) or self.proc.poll() is not None, 180, 0.1) \
                 or not os.path.exists(env_file):
@@ -159,42 +161,27 @@ class Cluster:
         m = re.search(r'^stagebridge_soap_requests_total\{method="%s"\} (\S+)$' % re.escape(method), body, re.M)
         return float(m.group(1)) if m else 0.0
 
-    def stop_nodes(self):
-        """SIGTERM to every node (a run in progress ends after its batch and is recorded); the exit status of
-        each node this test restarted, and whether cluster.sh's own nodes are gone within 30 s."""
+    @staticmethod
+    def gone(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split()[2] == "Z"
+        except OSError:
+            return True
+
+    def stop(self):
+        """SIGTERM to the nodes this test restarted, then to cluster.sh, which stops HAProxy and its own nodes
+        (a run in progress ends after its batch and is recorded) and keeps the databases (--keep-databases).
+        Returns (cluster.sh's exit status, the restarted nodes' statuses, whether every node and HAProxy are gone)."""
         statuses = {}
-        for i, pid in enumerate(self.pids):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for i, proc in self.own.items():
+            if proc.poll() is None:
+                proc.terminate()
             try:
                 statuses[i] = proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 statuses[i] = proc.wait()
-
-        def gone(pid):
-            try:
-                with open("/proc/%d/stat" % pid) as f:
-                    return f.read().split()[2] == "Z"
-            except OSError:
-                return True
-        others = [pid for i, pid in enumerate(self.pids) if i not in self.own]
-        return statuses, bool(wait_for(lambda: all(gone(p) for p in others), 30, 0.1))
-
-    def stop(self):
-        """SIGTERM to cluster.sh (it stops HAProxy and its nodes, drops the databases) and to the nodes this
-        test restarted; cluster.sh's exit status."""
-        for proc in self.own.values():
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
@@ -203,7 +190,16 @@ class Cluster:
             os.killpg(self.proc.pid, signal.SIGKILL)
             rc = self.proc.wait()
         self.log.close()
-        return rc
+        pids = self.pids + [int(self.vars["CLUSTER_HAPROXY_PID"])]
+        return rc, statuses, bool(wait_for(lambda: all(self.gone(p) for p in pids), 10, 0.1))
+
+    def drop_databases(self):
+        for url in (self.vars["CLUSTER_LOCAL_DB"], self.vars["CLUSTER_CLOUD_DB"]):
+            base, name = url.rsplit("/", 1)
+            try:
+                url_query(base + "/postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+            except Exception as e:  # noqa: BLE001 — the local server may be stopped already
+                print("warning: could not drop %s: %s" % (name, e), file=sys.stderr)
 
 
 class Load(threading.Thread):
@@ -359,15 +355,16 @@ def main():
         check("3 the session of before the kill is valid on the restarted node", r.kind == "ok", repr(r))
 
         # 4. The lease holder killed in the middle of a long run; another node takes over.
+        # One collection, one commit: the next run claims every row at once (a run merges what was staged
+        # when it started), so a run caught half-way still has thousands of them to merge.
         bulk = SoapClient(cluster.haproxy, session, security)
-        for b in range(BULK_ROWS // 1000):
-            records = "".join('<sampleTableStg id="B-%06d" testcol1="bulk %d" testcol2="v%d"/>' % (k, k, k * 7)
-                              for k in range(b * 1000, (b + 1) * 1000))
-            r = bulk.ingest('<sampleTableStg-collection xtkschema="dem:sampleTableStg" _key="@id">%s'
-                            '</sampleTableStg-collection>' % records)
-            if r.kind != "ok":
-                raise CaseError("bulk collection %d not acknowledged: %r" % (b, r))
-        check("4 %d rows staged with caller ids (20 collections through HAProxy)" % BULK_ROWS, True)
+        records = "".join('<sampleTableStg id="B-%06d" testcol1="bulk %d" testcol2="v%d"/>' % (k, k, k * 7)
+                          for k in range(BULK_ROWS))
+        r = bulk.ingest('<sampleTableStg-collection xtkschema="dem:sampleTableStg" _key="@id">%s'
+                        '</sampleTableStg-collection>' % records)
+        if r.kind != "ok":
+            raise CaseError("the bulk collection was not acknowledged: %r" % r)
+        check("4 %d rows staged with caller ids (one collection through HAProxy)" % BULK_ROWS, True)
 
         def running_with_progress():
             rows = url_query(local, "SELECT iRunId, sHolder FROM SbWorkflowRun WHERE sWorkflow = "
@@ -377,7 +374,8 @@ def main():
             merged = int(url_query(cloud, "SELECT count(*) FROM DemSampleTable WHERE uSampleTableId LIKE 'B-%'")[0][0])
             staged = int(url_query(local, "SELECT count(*) FROM DemSampleTableStg WHERE uSampleTableId LIKE 'B-%'")
                          [0][0])
-            return (int(rows[0][0]), rows[0][1], merged, staged) if merged > 0 and staged >= 2000 else None
+            # Caught when the run has committed batches and a good part is still to merge.
+            return (int(rows[0][0]), rows[0][1], merged, staged) if 0 < merged <= BULK_ROWS - 5000 else None
 
         caught = wait_for(running_with_progress, 60, 0.05)
         if not caught:
@@ -517,9 +515,10 @@ def main():
         rejected = url_query(local, "SELECT coalesce(sum(s.iRejected), 0) FROM SbWorkflowRunSchema s JOIN SbWorkflowRun r "
                              "USING (iRunId) WHERE r.sWorkflow = 'ffdaReplicateStagingData'")[0][0]
         check("7 exactly once: no run rejected a row as already in the cloud", int(rejected) == 0, rejected)
-        statuses, gone = cluster.stop_nodes()
-        check("7 the nodes stop on SIGTERM (restarted ones with status 0)",
-              gone and all(s == 0 for s in statuses.values()), repr(statuses))
+        rc, statuses, gone = cluster.stop()
+        check("7 cluster.sh stops on SIGTERM (exit %d), and with it HAProxy and every node it started" % rc,
+              rc in (0, 143) and gone)
+        check("7 the restarted nodes stop cleanly on SIGTERM", all(s == 0 for s in statuses.values()), repr(statuses))
         runs = url_query(local, "SELECT iRunId, sHolder, iStart, iEnd, sStatus FROM SbWorkflowRun WHERE sWorkflow = "
                          "'ffdaReplicateStagingData' ORDER BY iStart, iRunId")
         overlaps = [(a, b) for a, b in zip(runs, runs[1:]) if int(a[3] or 0) and int(b[2]) < int(a[3])]
@@ -533,9 +532,8 @@ def main():
         sampler.join(5)
         check("7 never two runs at once (%d samples of the running runs)" % sampler.samples,
               sampler.max_running <= 1 and sampler.samples >= 20, "max %d" % sampler.max_running)
-        rc = cluster.stop()
+        cluster.drop_databases()
         cluster = None
-        check("7 cluster.sh stops HAProxy and exits on SIGTERM (exit %d)" % rc, rc in (0, 143))
         logs = ""
         for name in sorted(os.listdir(os.path.join(work, "cluster"))):
             if name.endswith(".log"):
@@ -554,6 +552,7 @@ def main():
         if cluster is not None:
             print(cluster.tail())
             cluster.stop()
+            cluster.drop_databases()
         pg.close()
     if results.failed == 0:
         shutil.rmtree(work, ignore_errors=True)
