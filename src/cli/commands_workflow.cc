@@ -181,12 +181,6 @@ int CmdWorkflowList(const Config& config) {
 }
 
 int CmdWorkflowHistory(const Config& config, const std::string& name, int limit, bool json) {
-  std::vector<std::string> known;
-  for (const auto& w : AllWorkflows(config)) known.push_back(w.first);
-  if (std::find(known.begin(), known.end(), name) == known.end()) {
-    std::cerr << fmt::format("stagebridge: unknown workflow '{}' (known: {})\n", name, fmt::join(known, ", "));
-    return kExitUsage;
-  }
   Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(config.Get("local_db"));
   if (!db.ok()) return Fail(db.status());
   Result<bool> ready = HistoryExists(**db);
@@ -194,6 +188,13 @@ int CmdWorkflowHistory(const Config& config, const std::string& name, int limit,
   Result<std::vector<workflow::RunRecord>> runs =
       *ready ? workflow::ListRuns(**db, name, limit) : std::vector<workflow::RunRecord>{};
   if (!runs.ok()) return Fail(runs.status());
+  // A workflow defined now, or one that was (a removed user workflow keeps its runs).
+  std::vector<std::string> known;
+  for (const auto& w : AllWorkflows(config)) known.push_back(w.first);
+  if (runs->empty() && std::find(known.begin(), known.end(), name) == known.end()) {
+    std::cerr << fmt::format("stagebridge: unknown workflow '{}' (known: {})\n", name, fmt::join(known, ", "));
+    return kExitUsage;
+  }
   if (json) {
     std::vector<std::string> items;
     for (const workflow::RunRecord& r : *runs) items.push_back(RunJson(r));

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <js/Array.h>
+#include <js/CharacterEncoding.h>
 #include <js/CompilationAndEvaluation.h>
 #include <js/Conversions.h>
 #include <js/ErrorReport.h>
@@ -13,6 +14,7 @@
 #include <js/Interrupt.h>
 #include <js/SavedFrameAPI.h>
 #include <js/SourceText.h>
+#include <js/String.h>
 #include <jsapi.h>
 #include <unistd.h>
 
@@ -38,10 +40,14 @@ struct Engine {
   Engine& operator=(const Engine&) = delete;
 };
 
+// The string as UTF-8, embedded NULs included.
 std::string Utf8(JSContext* cx, JS::HandleString s) {
   if (s == nullptr) return {};
+  JSLinearString* linear = JS_EnsureLinearString(cx, s);
+  if (linear == nullptr) return {};
+  std::size_t length = JS::GetDeflatedUTF8StringLength(linear);
   JS::UniqueChars chars = JS_EncodeStringToUTF8(cx, s);
-  return chars ? std::string(chars.get()) : std::string();
+  return chars ? std::string(chars.get(), length) : std::string();
 }
 
 // ToString(v) as UTF-8; false (exception pending) when the conversion threw.

@@ -32,11 +32,12 @@ Result<std::string> ReadFile(const fs::path& path) {
   return text.str();
 }
 
-// UTF-16 units of a UTF-8 string (a 4-byte sequence counts 2), as JS counts columns.
-int Utf16Units(std::string_view s) {
+// Characters (code points) of a UTF-8 string: SpiderMonkey 102 counts the columns
+// of its errors in code points (an emoji before an error counts 1).
+int CodePoints(std::string_view s) {
   int n = 0;
   for (unsigned char c : s) {
-    if ((c & 0xC0) != 0x80) n += c >= 0xF0 ? 2 : 1;
+    if ((c & 0xC0) != 0x80) ++n;
   }
   return n;
 }
@@ -49,7 +50,7 @@ std::string PaddingFor(std::string_view text, std::size_t offset) {
   std::size_t line_start = before.rfind('\n');
   line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
   return std::string(static_cast<std::size_t>(lines), '\n') +
-         std::string(static_cast<std::size_t>(Utf16Units(before.substr(line_start))), ' ');
+         std::string(static_cast<std::size_t>(CodePoints(before.substr(line_start))), ' ');
 }
 
 const std::set<std::string>& TechnicalNames() {
@@ -120,7 +121,15 @@ Result<WorkflowDef> ParseWorkflow(std::string_view text, const std::string& file
     pugi::xml_node script = js.child("script");
     if (!src.empty()) {
       if (script) return Bad(file, fmt::format("activity '{}': both src= and <script>", a.name));
-      fs::path path = fs::path(src).is_absolute() ? fs::path(src) : fs::path(dir) / src;
+      // A src= file sits in workflows_dir (or below): no absolute path, no way out.
+      std::error_code ec;
+      fs::path base = fs::weakly_canonical(fs::path(dir), ec);
+      fs::path path = fs::weakly_canonical(base / src, ec);
+      auto rel = path.lexically_relative(base);
+      if (fs::path(src).is_absolute() || rel.empty() || *rel.begin() == "..") {
+        return Bad(file,
+                   fmt::format("activity '{}': src=\"{}\" is not a file inside {}", a.name, xml::Printable(src), dir));
+      }
       Result<std::string> body = ReadFile(path);
       if (!body.ok()) return Bad(file, fmt::format("activity '{}': {}", a.name, body.status().message()));
       a.source = std::move(*body);
@@ -238,7 +247,16 @@ Status UserWorkflowSet::Execute(workflow::RunRecord& run, store::Database& local
   const WorkflowDef& def = *it;
   std::string activity;
   auto append = [&](std::string_view level, std::string_view text) {
-    workflow::LogLine line{workflow::NowSeconds(), activity, std::string(level), std::string(text)};
+    // A NUL cannot be stored in a PostgreSQL text column: shown as \x00.
+    std::string stored;
+    for (char c : text) {
+      if (c == '\0') {
+        stored += "\\x00";
+      } else {
+        stored += c;
+      }
+    }
+    workflow::LogLine line{workflow::NowSeconds(), activity, std::string(level), std::move(stored)};
     spdlog::info("workflow {} run {} [{}] {}: {}", run.workflow, run.id, activity, level, xml::Printable(text));
     if (Status s = workflow::AppendLog(local, run.id, {line}); !s.ok()) {
       spdlog::warn("workflow {} run {}: cannot record a log line: {}", run.workflow, run.id, s.ToString());

@@ -108,11 +108,14 @@ TEST_F(WorkflowFilesTest, BadFilesAreReportedNamingFileAndFaultAndTheOthersLoad)
   Write(
       "j-name.xml",
       R"(<workflow internalName="1bad name" operator="etl"><activities><js><script>1</script></js></activities></workflow>)");
+  Write(
+      "k-escape.xml",
+      R"(<workflow internalName="esc" operator="etl"><activities><js name="x" src="../outside.js"/></activities></workflow>)");
   Write("ignored.txt", "not a workflow");
   LoadReport r = LoadWorkflows(dir_.string());
   ASSERT_EQ(r.workflows.size(), 1u);
   EXPECT_EQ(r.workflows[0].internal_name, "nightly");
-  ASSERT_EQ(r.errors.size(), 9u);
+  ASSERT_EQ(r.errors.size(), 10u);
   EXPECT_THAT(r.errors[0], HasSubstr("b-technical.xml: internalName 'cleanup' is a technical workflow's"));
   EXPECT_THAT(r.errors[1], HasSubstr("c-dup.xml: internalName 'nightly' is already defined by"));
   EXPECT_THAT(r.errors[2], HasSubstr("d-noop.xml: no activity"));
@@ -122,6 +125,7 @@ TEST_F(WorkflowFilesTest, BadFilesAreReportedNamingFileAndFaultAndTheOthersLoad)
   EXPECT_THAT(r.errors[6], HasSubstr("h-noop.xml: no operator="));
   EXPECT_THAT(r.errors[7], HasSubstr("i-kind.xml: activity <sql>: only JavaScript activities"));
   EXPECT_THAT(r.errors[8], HasSubstr("j-name.xml: internalName '1bad name' is not a name"));
+  EXPECT_THAT(r.errors[9], HasSubstr("k-escape.xml: activity 'x': src=\"../outside.js\" is not a file inside"));
   for (const std::string& e : r.errors) EXPECT_THAT(e, HasSubstr("SCR-200011"));
 }
 

@@ -1,8 +1,11 @@
 // workflow_service.cc — xtk:workflow#Start: starts a technical or user workflow
 // now (queued behind a run in progress), as the platform's xtk.workflow.Start.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "services/services.h"
+#include "workflow/runner.h"
 #include "xml/document.h"
 
 namespace stagebridge::services {
@@ -19,6 +22,11 @@ soap::ServiceDef MakeWorkflowService(Deps& deps) {
         std::string name = ctx.args.empty() ? std::string() : ctx.args[0]->text;
         std::optional<std::string> runs_as =
             deps.workflow_operator ? deps.workflow_operator(name) : std::optional<std::string>{};
+        const std::vector<std::string>& technical = workflow::Workflows();
+        if (!runs_as && std::find(technical.begin(), technical.end(), name) == technical.end()) {
+          return CodedError(Status::Code::kNotFound, "SYN-300003",
+                            fmt::format("Unknown workflow '{}'.", xml::Printable(name.substr(0, 100))));
+        }
         // Admins start any workflow; an operator, the user workflows that run as it.
         if (!ctx.op->admin && runs_as != ctx.op->login) {
           return CodedError(Status::Code::kPermissionDenied, "SCR-200013",
