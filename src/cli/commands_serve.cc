@@ -203,6 +203,7 @@ int CmdServe(const Config& config) {
   options.instance_name = config.Get("instance_name");
   options.max_inflight_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_inflight_body_bytes")));
   options.on_hangup = [&reloader] { reloader.Reload("SIGHUP"); };
+  options.on_stopping = [&scheduler] { scheduler.BeginStop(); };  // no run starts once stopping
   options.max_connections = config.GetInt("max_connections");
   if (options.max_connections == 0) options.max_connections = http::DefaultMaxConnections();
   // ping.jsp answers 503 while the local database does not answer (a SELECT 1

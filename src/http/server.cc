@@ -802,6 +802,7 @@ Result<std::uint16_t> Server::Start() {
   impl_->signals->async_wait([this](const boost::system::error_code& sec, int signo) {
     if (sec) return;
     spdlog::info("signal {} received: stopping (in-flight requests finish)", signo);
+    if (impl_->options.on_stopping) impl_->options.on_stopping();
     impl_->BeginStop();
   });
   asio::co_spawn(*impl_->iocs[0], impl_->Accept(*impl_->acceptor, tls), asio::detached);

@@ -120,6 +120,9 @@ struct ServerOptions {
   // Called on SIGHUP (after the TLS files are reloaded, with TLS), on the
   // handler pool: e.g. reload the user workflows. Unset: SIGHUP only reloads TLS.
   std::function<void()> on_hangup;
+  // Called once when SIGINT/SIGTERM starts the stop, on an I/O thread (must not
+  // block): e.g. stop starting workflow runs while in-flight requests finish.
+  std::function<void()> on_stopping;
   // How long Wait() lets in-flight requests finish after a stop; the
   // connections of those still running are then dropped.
   std::chrono::milliseconds shutdown_grace = kShutdownGrace;

@@ -29,15 +29,22 @@ void Scheduler::Start() {
   }
 }
 
-void Scheduler::Stop() {
-  std::vector<Slot*> slots;
+void Scheduler::BeginStop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    for (auto& slot : slots_) slots.push_back(slot.get());
   }
   stop_flag_ = true;
   cv_.notify_all();
+}
+
+void Scheduler::Stop() {
+  BeginStop();
+  std::vector<Slot*> slots;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& slot : slots_) slots.push_back(slot.get());
+  }
   for (Slot* slot : slots) {
     if (slot->thread.joinable()) slot->thread.join();
   }

@@ -33,6 +33,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   void Start();
+  // Starts no new run from now on and asks the runs in progress to end; does
+  // not wait (Stop() waits). Safe from any thread, e.g. a signal's handler.
+  void BeginStop();
   void Stop();
 
   // Queues a run of `workflow` (for one schema, or all when empty) to start as
