@@ -112,6 +112,9 @@ check "the schemas directory holds a README and no schema" \
   test -f /etc/stagebridge/schemas/README -a -z "$(find /etc/stagebridge/schemas -name '*.xml')"
 check "the example schema is under /usr/share/doc/stagebridge/examples" \
   test -f /usr/share/doc/stagebridge/examples/schemas/dem_sampleTable.xml
+check "the example workflows are under /usr/share/doc/stagebridge/examples" \
+  test -f /usr/share/doc/stagebridge/examples/workflows/seed1-insert.xml
+check "the workflows directory exists" test -d /etc/stagebridge/workflows
 check "the README is in /usr/share/doc/stagebridge" test -f /usr/share/doc/stagebridge/README.md
 check "the unit is $unit" test -f "$unit"
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' stagebridge)
