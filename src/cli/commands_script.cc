@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -125,8 +126,11 @@ int CmdScriptRun(const Config& config, const ScriptRunOptions& options) {
     source = text.str();
     file = "<stdin>";
   } else {
+    std::error_code ec;
     std::ifstream in(file, std::ios::binary);
-    if (!in) return Fail(Status::NotFound(fmt::format("cannot read {}", file)));
+    if (!in || !std::filesystem::is_regular_file(file, ec)) {
+      return Fail(Status::NotFound(fmt::format("cannot read {}: not a readable file", file)));
+    }
     std::ostringstream text;
     text << in.rdbuf();
     source = text.str();

@@ -140,6 +140,7 @@ int CmdWorkflowRun(const Config& config, const WorkflowRunOptions& options) {
     request.workflow = options.name;
     request.trigger = "cli";
     request.wait_for_lease = !options.no_wait;
+    (*stack)->MarkRunning(options.name);  // a script of it starting it again is refused
     return Print((*stack)->runner->Run(request), options.json);
   }
   Result<schema::SchemaSet> schemas = schema::SchemaSet::LoadDirectory(config.Get("schemas_dir"));

@@ -1,6 +1,8 @@
 // stack.cc — the services of a process without a server.
 #include "cli/stack.h"
 
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -37,8 +39,16 @@ Result<std::unique_ptr<ServiceStack>> ServiceStack::Open(const Config& config) {
                                                             config.GetInt("session_lifetime"),
                                                             {}});
   workflow::Runner* runner = s->runner.get();
-  s->deps->start_workflow = [runner](const std::string& workflow, const std::string& schema,
-                                     const std::string& trigger) {
+  // The workflows running in this process: the Runner's lease is re-entrant for its
+  // own holder, so a script starting the workflow it runs in (or one running
+  // around it) would nest runs without end; that start is refused instead.
+  ServiceStack* stack = s.get();
+  s->deps->start_workflow = [runner, stack](const std::string& workflow, const std::string& schema,
+                                            const std::string& trigger) {
+    if (!stack->MarkRunning(workflow)) {
+      spdlog::error("workflow {} is running in this process: not started again from within it", workflow);
+      return false;
+    }
     workflow::RunRequest request;
     request.workflow = workflow;
     request.schema = schema;
@@ -47,6 +57,7 @@ Result<std::unique_ptr<ServiceStack>> ServiceStack::Open(const Config& config) {
     // the thread of the script that started it.
     Result<workflow::RunRecord> run = Status::Internal("not run");
     std::thread([&] { run = runner->Run(request); }).join();
+    stack->MarkDone(workflow);
     if (!run.ok()) {
       spdlog::error("workflow {} could not run: {}", workflow, run.status().message());
       return run.status().code() != Status::Code::kNotFound;
@@ -67,6 +78,16 @@ Result<std::unique_ptr<ServiceStack>> ServiceStack::Open(const Config& config) {
   s->deps->workflow_operator = [user](const std::string& name) { return user->OperatorOf(name); };
   services::RegisterAll(*s->router, *s->deps);
   return s;
+}
+
+bool ServiceStack::MarkRunning(const std::string& workflow) {
+  std::lock_guard lock(running_mu_);
+  return running_.insert(workflow).second;
+}
+
+void ServiceStack::MarkDone(const std::string& workflow) {
+  std::lock_guard lock(running_mu_);
+  running_.erase(workflow);
 }
 
 ServiceStack::~ServiceStack() {

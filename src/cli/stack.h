@@ -8,6 +8,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "auth/authenticator.h"
 #include "cli/config.h"
@@ -30,6 +33,11 @@ class ServiceStack {
   ServiceStack(const ServiceStack&) = delete;
   ServiceStack& operator=(const ServiceStack&) = delete;
 
+  // The workflows running in this process (the Runner's lease is re-entrant for
+  // its own holder): false when `workflow` is already running here.
+  bool MarkRunning(const std::string& workflow);
+  void MarkDone(const std::string& workflow);
+
   schema::SchemaSet schemas;
   std::unique_ptr<store::ConnectionPool> pool;
   std::unique_ptr<auth::Authenticator> authenticator;
@@ -43,6 +51,8 @@ class ServiceStack {
 
  private:
   ServiceStack() = default;
+  std::mutex running_mu_;
+  std::set<std::string> running_;  // GUARDED_BY(running_mu_)
 };
 
 }  // namespace stagebridge::cli

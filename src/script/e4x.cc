@@ -42,11 +42,11 @@ struct Segment {
   bool copied = true;
 };
 
-// UTF-16 code units a UTF-8 byte adds: lead bytes count, continuation bytes do not,
-// and a 4-byte sequence's lead counts 2 (a surrogate pair).
+// Columns a UTF-8 byte adds: lead bytes count 1, continuation bytes 0 — columns
+// count characters (code points), as SpiderMonkey 102 counts the columns of its
+// errors and stack frames (an emoji counts 1).
 int Units(unsigned char b) {
-  if ((b & 0xC0) == 0x80) return 0;
-  return b >= 0xF0 ? 2 : 1;
+  return (b & 0xC0) == 0x80 ? 0 : 1;
 }
 
 // The length of the line terminator at `at` (LF, CR, CR LF, U+2028, U+2029), or 0.

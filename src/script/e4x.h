@@ -54,8 +54,8 @@
 
 namespace stagebridge::script {
 
-// 1-based; columns count UTF-16 code units, as JavaScript engines do (a 4-byte
-// UTF-8 character counts 2).
+// 1-based; columns count characters (code points), as SpiderMonkey 102 counts the
+// columns of its errors and stack frames (a 4-byte UTF-8 character counts 1).
 struct SourcePosition {
   int line = 1;
   int column = 1;

@@ -252,19 +252,19 @@ TEST(E4xPositionTest, ForEach) {
   EXPECT_EQ(r->map.Original(1, 29), (SourcePosition{1, 24}));  // f
 }
 
-TEST(E4xPositionTest, Utf16Columns) {
-  // "é" is 2 UTF-8 bytes and 1 UTF-16 unit; "😀" (U+1F600) 4 bytes and 2 units.
+TEST(E4xPositionTest, ColumnsCountCodePoints) {
+  // "é" is 2 UTF-8 bytes, "😀" (U+1F600) 4 bytes: each 1 column, as SpiderMonkey counts.
   const char* in = "s = '\xC3\xA9\xF0\x9F\x98\x80'; x = <a t='\xF0\x9F\x98\x80'>\xC3\xA9{v}</a>; y;";
   Result<Transformed> r = TransformE4x(in);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->code,
             "s = '\xC3\xA9\xF0\x9F\x98\x80'; x = __sbXml`<a t='\xF0\x9F\x98\x80'>\xC3\xA9${__sbC(v)}</a>`; y;");
-  // Input columns: ' 5, é 6, 😀 7-8, ' 9, < 16, the second 😀 22-23, é 26, { 27, v 28, y 36.
-  EXPECT_EQ(r->map.Original(1, 43), (SourcePosition{1, 28}));  // v
-  EXPECT_EQ(r->map.Original(1, 24), (SourcePosition{1, 16}));  // <
-  EXPECT_EQ(r->map.Original(1, 34), (SourcePosition{1, 26}));  // é
-  EXPECT_EQ(r->map.Original(1, 53), (SourcePosition{1, 36}));  // y
-  EXPECT_EQ(Out("x = '\xF0\x9F\x98\x80'; y = a.@"), "ERROR 1:16: malformed E4X accessor");
+  // Input columns: ' 5, é 6, 😀 7, ' 8, < 15, the second 😀 21, é 24, { 25, v 26, y 34.
+  EXPECT_EQ(r->map.Original(1, 41), (SourcePosition{1, 26}));  // v
+  EXPECT_EQ(r->map.Original(1, 23), (SourcePosition{1, 15}));  // <
+  EXPECT_EQ(r->map.Original(1, 32), (SourcePosition{1, 24}));  // é
+  EXPECT_EQ(r->map.Original(1, 51), (SourcePosition{1, 34}));  // y
+  EXPECT_EQ(Out("x = '\xF0\x9F\x98\x80'; y = a.@"), "ERROR 1:15: malformed E4X accessor");
   EXPECT_EQ(Out("<\xC3\xA9l\xC3\xA9ment/>"), "__sbXml`<\xC3\xA9l\xC3\xA9ment/>`");
 }
 

@@ -1,6 +1,7 @@
 // engine.cc — the SpiderMonkey embedding: context, global, natives, limits, errors.
 #include "script/engine.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -12,10 +13,12 @@
 #include <js/Exception.h>
 #include <js/Initialization.h>
 #include <js/Interrupt.h>
+#include <js/Promise.h>
 #include <js/SavedFrameAPI.h>
 #include <js/SourceText.h>
 #include <js/String.h>
 #include <jsapi.h>
+#include <jsfriendapi.h>
 #include <unistd.h>
 
 #include "script/e4x.h"
@@ -139,6 +142,9 @@ std::string Failure::ToString() const {
 
 struct Session::Global {
   JS::PersistentRootedObject object;
+  // Promises rejected with no handler yet (a .then that threw, an async function
+  // that failed): one left when the jobs ran out fails the script.
+  std::vector<std::unique_ptr<JS::PersistentRootedObject>> unhandled;
   Global(JSContext* cx, JSObject* obj) : object(cx, obj) {}
 };
 
@@ -249,6 +255,16 @@ struct Natives {
   }
 
   static bool Interrupt(JSContext* cx) { return Of(cx).interrupt_.load() == 0; }
+
+  static void Rejection(JSContext* cx, bool /*muted*/, JS::HandleObject promise, JS::PromiseRejectionHandlingState state,
+                        void* /*data*/) {
+    auto& unhandled = Of(cx).global_->unhandled;
+    if (state == JS::PromiseRejectionHandlingState::Unhandled) {
+      unhandled.push_back(std::make_unique<JS::PersistentRootedObject>(cx, promise));
+      return;
+    }
+    std::erase_if(unhandled, [&](const auto& p) { return p->get() == promise.get(); });
+  }
 };
 
 Result<std::unique_ptr<Session>> Session::Create(Host& host, Limits limits, const std::atomic<bool>* stop) {
@@ -282,11 +298,14 @@ Status Session::Init() {
   cx_ = JS_NewContext(JS::DefaultHeapMaxBytes);
   if (cx_ == nullptr) return Status::Internal("SCR-200001 cannot create a JavaScript context");
   session_on_thread = true;
+  // Promise jobs (.then, await) go to the engine's own queue, run after each script.
+  if (!js::UseInternalJobQueues(cx_)) return Status::Internal("SCR-200001 cannot set up the promise job queue");
   JS_SetContextPrivate(cx_, this);
   JS_SetGCParameter(cx_, JSGC_MAX_BYTES,
                     static_cast<std::uint32_t>(std::min<std::size_t>(limits_.memory_bytes, UINT32_MAX)));
   if (!JS::InitSelfHostedCode(cx_)) return Status::Internal("SCR-200001 cannot start the JavaScript engine");
   JS_AddInterruptCallback(cx_, &Natives::Interrupt);
+  JS::SetPromiseRejectionTrackerCallback(cx_, &Natives::Rejection);
 
   static const JSClass kGlobalClass = {"global", JSCLASS_GLOBAL_FLAGS, &JS::DefaultGlobalClassOps, nullptr, nullptr,
                                        nullptr};
@@ -421,6 +440,7 @@ std::optional<Failure> Session::Evaluate(std::string_view source, const std::str
   if (!code.ok()) return TransformFailure(file, code.status());
 
   JSAutoRealm realm(cx_, global_->object);
+  global_->unhandled.clear();
   interrupt_.store(0);
   {
     std::lock_guard lock(mu_);
@@ -434,6 +454,19 @@ std::optional<Failure> Session::Evaluate(std::string_view source, const std::str
   JS::RootedValue ignored(cx_);
   if (run) {
     ok = ok && JS::Evaluate(cx_, compile, text, &ignored);
+    // The promise jobs the script queued (.then callbacks, async functions' rest),
+    // under the same time limit; one that throws fails the script.
+    if (ok) {
+      js::RunJobs(cx_);
+      ok = !JS_IsExceptionPending(cx_) && interrupt_.load() == 0;
+      if (ok && !global_->unhandled.empty()) {
+        JS::RootedObject promise(cx_, global_->unhandled.front()->get());
+        JS::RootedValue reason(cx_, JS::GetPromiseResult(promise));
+        global_->unhandled.clear();
+        JS_SetPendingException(cx_, reason);
+        ok = false;
+      }
+    }
   } else {
     ok = ok && JS::Compile(cx_, compile, text) != nullptr;
   }
@@ -491,7 +524,7 @@ std::optional<Failure> Session::Evaluate(std::string_view source, const std::str
   }
   if (f.message.rfind("uncaught exception: ", 0) == 0) f.message = f.message.substr(20);
   if (f.message.rfind("Error: ", 0) == 0) f.message = f.message.substr(7);
-  if (f.message == "out of memory" || f.message.find("out of memory") != std::string::npos) {
+  if (f.message == "out of memory") {  // the engine's own report, not a message that mentions it
     f.message = fmt::format("SCR-200005 the script ran out of memory (limit {} MiB, script_memory)",
                             limits_.memory_bytes >> 20);
   }

@@ -91,13 +91,19 @@ TEST_F(EngineTest, AttributesChildrenAndDescendants) {
   EXPECT_EQ(Eval("x.c[0]"), "t1");
   EXPECT_EQ(Eval("x..d"), "deep");
   EXPECT_EQ(Eval("x..d.length()"), "1");
-  EXPECT_EQ(Eval("x.@missing === ''"), "true");
+  EXPECT_EQ(Eval("x.@missing == ''"), "true");
+  EXPECT_EQ(Eval("x.@missing.length() + ' ' + x.@a.length() + ' ' + x.@a.toString()"), "0 1 1");
   EXPECT_EQ(Eval("x.c.@n == 'pq'"), "true");  // a list's attributes, concatenated, as E4X
   EXPECT_EQ(Eval("x.c[0].@n == 'p'"), "true");
   Run("x.@a = 'two'; x.@b = 3; x.c[0].@n = 'z';");
   EXPECT_EQ(Eval("x.toXMLString()"), "<r a=\"two\" b=\"3\"><c n=\"z\">t1</c><c n=\"q\"><d>deep</d></c></r>");
   Run("delete x.@b;");
-  EXPECT_EQ(Eval("x.@b === ''"), "true");
+  EXPECT_EQ(Eval("x.@b.length()"), "0");
+  Run("x.c[0] = 'new'; x.c[2] = <c n=\"r\">third</c>; x.e.@d = 9; x.f[0] = 'made';");
+  EXPECT_EQ(Eval("x.toXMLString()"),
+            "<r a=\"two\"><c n=\"z\">new</c><c n=\"q\"><d>deep</d></c><c n=\"r\">third</c><e d=\"9\"/>"
+            "<f>made</f></r>");
+  EXPECT_THAT(Run("x.c[7] = 1;"), ElementsAre(HasSubstr("cannot assign [7] on an XMLList of 3 nodes")));
 }
 
 TEST_F(EngineTest, ForEachAppendChildAndExpressions) {
@@ -166,6 +172,15 @@ TEST_F(EngineTest, FaultsAreExceptionsCarryingTheCode) {
             "STG-200003 The value 'x' of attribute 'id' is too long.");
   EXPECT_THAT(Run("var a = 1;\n  xtk.session.Ingest(<a/>);"),
               ElementsAre("FAIL test.js:2:15: STG-200003 The value 'x' of attribute 'id' is too long."));
+}
+
+TEST_F(EngineTest, PromiseJobsRunAfterTheScriptAndTheirErrorsFailIt) {
+  EXPECT_THAT(Run("Promise.resolve(1).then(v => logInfo('then ' + v));\n"
+                  "(async function () { await null; logInfo('async'); })();\nlogInfo('sync');"),
+              ElementsAre("info sync", "info then 1", "info async"));
+  EXPECT_THAT(Run("Promise.resolve().then(() => { throw new Error('in a job'); });"),
+              ElementsAre(HasSubstr("in a job")));
+  EXPECT_THAT(Run("throw 'disk out of memory';"), ElementsAre("FAIL test.js:1:1: disk out of memory"));
 }
 
 TEST_F(EngineTest, ErrorsPointAtTheUsersSource) {

@@ -68,9 +68,15 @@ Result<std::vector<CallOutput>> ServiceHost::Call(const std::string& service, co
                                                    soap::codes::kBadParameter, service, method, i + 1, p.name,
                                                    inputs[i].second));
       }
-      SB_ASSIGN_OR_RETURN(auto doc, xml::ParseXml(args[i].text, fmt::format("parameter {} of {}", p.name, method)));
+      Result<std::unique_ptr<pugi::xml_document>> doc =
+          xml::ParseXml(args[i].text, fmt::format("parameter {} of {}#{}", p.name, service, method));
+      if (!doc.ok()) {
+        auto [code, text] = SplitErrorCode(doc.status().message());
+        return Status::InvalidArgument(code.empty() ? fmt::format("{} {}", soap::codes::kBadParameter, text)
+                                                    : doc.status().message());
+      }
       pugi::xml_node wrapper = holder.append_child(p.name.c_str());
-      p.element = wrapper.append_copy(doc->document_element());
+      p.element = wrapper.append_copy((*doc)->document_element());
       if (!p.element) {
         return Status::InvalidArgument(fmt::format("{} {}#{}: parameter '{}' holds no element",
                                                    soap::codes::kBadParameter, service, method, p.name));

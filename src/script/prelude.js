@@ -194,6 +194,8 @@
           (n) => (n.children || []).filter((c) => c.kind === 'element' && (k === '*' || c.name === k)))));
     },
     set(t, k, v) {
+      if (typeof k === 'string' && /^\d+$/.test(k)) return assignAt(t, Number(k), v);
+      if (t.nodes.length === 0 && t.origin) t.nodes.push(newChild(t.origin));
       if (t.nodes.length === 1) {
         wrap(t.nodes[0])[k] = v;
         return true;
@@ -209,16 +211,52 @@
       return undefined;
     },
   };
-  function makeList(nodes) {
-    const target = {nodes};
+  // `origin` ({parent, name}) for a list of child elements read by name: an
+  // assignment through an empty list creates the element, as E4X does
+  // (x.c.@d = 1 makes <c d="1"/>; x.c[1] = "v" on one <c> adds a second).
+  function makeList(nodes, origin) {
+    const target = {nodes, origin};
     return new Proxy(target, listHandler);
   }
-  // An attribute read: its value as a string ("" when absent), like E4X's
-  // attribute list once converted; several attributes (x..@id) give a list.
+  // An attribute read is a list of attribute nodes, as in E4X: x.@id.length() is
+  // 1 or 0, and converted (String(x.@id), x.@id == "1", "id " + x.@id) it is the
+  // value, "" when absent; several (x.c.@n, x..@id) concatenate.
   function attrValue(attrs) {
-    if (attrs.length === 1) return attrs[0].value;
-    if (attrs.length === 0) return '';
     return makeList(attrs);
+  }
+  function newChild(origin) {
+    const c = {kind: 'element', name: origin.name, attrs: [], children: [], parent: origin.parent};
+    origin.parent.children.push(c);
+    return c;
+  }
+  // Puts `v` at list position i: an element's content (or the element itself when v
+  // is that element), an attribute's value.
+  function assignAt(t, i, v) {
+    let n = t.nodes[i];
+    if (n === undefined) {
+      if (i !== t.nodes.length || !t.origin) {
+        throw new TypeError('cannot assign [' + i + '] on an XMLList of ' + t.nodes.length + ' nodes');
+      }
+      n = newChild(t.origin);
+      t.nodes.push(n);
+    }
+    if (n.kind === 'attribute') {
+      const ns = nodesOf(v);
+      n.value = ns !== null ? ns.map(textOf).join('') : String(v);
+      const a = n.parent.attrs.find((x) => x[0] === n.name);
+      if (a) a[1] = n.value;
+      return true;
+    }
+    if (n.kind !== 'element') throw new TypeError('cannot assign a ' + n.kind + ' node');
+    const ns = nodesOf(v);
+    if (ns !== null && ns.length === 1 && ns[0].kind === 'element' && n.parent) {
+      const c = copyNode(ns[0], n.parent);
+      n.parent.children[n.parent.children.indexOf(n)] = c;
+      t.nodes[i] = c;
+      return true;
+    }
+    n.children = toChildNodes(v, n);
+    return true;
   }
 
   // ---------------------------------------------------------------- XML
@@ -306,12 +344,11 @@
         return makeList(out);
       }
       if (k.startsWith('@')) {
-        if (k === '@*') return makeList(attrNodes(n, '*'));
-        const a = n.kind === 'element' ? n.attrs.find((x) => x[0] === k.slice(1)) : undefined;
-        return a === undefined ? '' : a[1];
+        return makeList(attrNodes(n, k.slice(1)));
       }
       if (n.kind !== 'element') return makeList([]);
-      return makeList(n.children.filter((c) => c.kind === 'element' && (k === '*' || c.name === k)));
+      return makeList(n.children.filter((c) => c.kind === 'element' && (k === '*' || c.name === k)),
+                      k === '*' ? undefined : {parent: n, name: k});
     },
     set(t, k, v) {
       const n = t.node;
@@ -435,6 +472,7 @@
   // ---------------------------------------------------------------- services
   function toArg(v) {
     const ns = nodesOf(v);
+    if (ns !== null && ns.every((n) => n.kind === 'attribute' || n.kind === 'text')) return ns.map(textOf).join('');
     if (ns !== null) return {xml: ns.map(serialize).join('')};
     if (v === undefined || v === null) return '';
     return typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);

@@ -39,8 +39,11 @@ soap::ServiceDef MakeWorkflowService(Deps& deps) {
                             "The workflow scheduler is not running on this server.");
         }
         if (!deps.start_workflow(name, "", "soap")) {
-          return CodedError(Status::Code::kNotFound, "SYN-300003",
-                            fmt::format("Unknown workflow '{}'.", xml::Printable(name.substr(0, 100))));
+          // Known (checked above), but not startable here: the command line runs
+          // workflows one at a time and refuses one starting itself.
+          return CodedError(Status::Code::kFailedPrecondition, "SYN-300004",
+                            fmt::format("The workflow '{}' cannot be started now: it is running in this process.",
+                                        xml::Printable(name.substr(0, 100))));
         }
         return std::vector<soap::OutValue>{};
       }});
