@@ -256,8 +256,8 @@ struct Natives {
 
   static bool Interrupt(JSContext* cx) { return Of(cx).interrupt_.load() == 0; }
 
-  static void Rejection(JSContext* cx, bool /*muted*/, JS::HandleObject promise, JS::PromiseRejectionHandlingState state,
-                        void* /*data*/) {
+  static void Rejection(JSContext* cx, bool /*muted*/, JS::HandleObject promise,
+                        JS::PromiseRejectionHandlingState state, void* /*data*/) {
     auto& unhandled = Of(cx).global_->unhandled;
     if (state == JS::PromiseRejectionHandlingState::Unhandled) {
       unhandled.push_back(std::make_unique<JS::PersistentRootedObject>(cx, promise));

@@ -86,6 +86,7 @@ Result<std::vector<CallOutput>> ServiceHost::Call(const std::string& service, co
     }
     call.params.push_back(std::move(p));
   }
+  if (before_call_) before_call_();
   soap::MethodResult outs = router_.CallAs(op_, call, "script");
   if (!outs.ok()) {
     soap::Fault fault = soap::FaultFromStatus(outs.status(), service, method);

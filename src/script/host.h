@@ -30,12 +30,15 @@ class ServiceHost : public Host {
   Result<std::vector<CallOutput>> Call(const std::string& service, const std::string& method,
                                        const std::vector<CallArg>& args) override;
   void Log(std::string_view level, std::string_view text) override;
+  // Called before each service call (e.g. to store the log lines logged so far).
+  void set_before_call(std::function<void()> fn) { before_call_ = std::move(fn); }
   std::optional<std::string> Option(const std::string& name) override;
 
  private:
   const soap::Router& router_;
   const auth::Operator op_;
   LogFn log_;
+  std::function<void()> before_call_;
   const std::map<std::string, std::string> options_;
 };
 

@@ -2,11 +2,14 @@
 #include "script/workflows.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -246,28 +249,80 @@ Status UserWorkflowSet::Execute(workflow::RunRecord& run, store::Database& local
   }
   const WorkflowDef& def = *it;
   std::string activity;
+  // Log lines are written in batches: before each service call (so a line logged
+  // after an Ingest is stored before the next call is made), every
+  // kLogBatch lines, and when the run ends. A line is capped at kLogLineBytes and
+  // a run at kLogLines lines (the server's own log gets the same).
+  constexpr std::size_t kLogBatch = 500;
+  constexpr std::size_t kLogLineBytes = std::size_t{64} * 1024;
+  constexpr std::int64_t kLogLines = 100000;
+  std::vector<workflow::LogLine> pending;  // GUARDED_BY(log_mu)
+  std::int64_t logged = 0;
+  std::mutex log_mu;  // the lines and the run's connection, shared with the flusher
+  auto flush_locked = [&] {
+    if (pending.empty()) return;
+    if (Status s = workflow::AppendLog(local, run.id, pending); !s.ok()) {
+      spdlog::warn("workflow {} run {}: cannot record {} log line(s): {}", run.workflow, run.id, pending.size(),
+                   s.ToString());
+    }
+    pending.clear();
+  };
+  auto flush = [&] {
+    std::lock_guard lock(log_mu);
+    flush_locked();
+  };
+  // A line logged before a long computation is seen by `workflow log` within a second.
+  std::condition_variable flusher_cv;
+  bool done = false;  // GUARDED_BY(log_mu)
+  std::thread flusher([&] {
+    std::unique_lock lock(log_mu);
+    while (!flusher_cv.wait_for(lock, std::chrono::seconds(1), [&] { return done; })) flush_locked();
+  });
+  struct StopFlusher {
+    std::mutex& mu;
+    bool& done;
+    std::condition_variable& cv;
+    std::thread& thread;
+    ~StopFlusher() {
+      {
+        std::lock_guard lock(mu);
+        done = true;
+      }
+      cv.notify_all();
+      thread.join();
+    }
+  } stop_flusher{log_mu, done, flusher_cv, flusher};
   auto append = [&](std::string_view level, std::string_view text) {
+    std::lock_guard lock(log_mu);
+    if (++logged > kLogLines) {
+      if (logged == kLogLines + 1) {
+        pending.push_back({workflow::NowSeconds(), activity, "warning",
+                           fmt::format("log truncated: a run keeps at most {} lines", kLogLines)});
+      }
+      return;
+    }
     // A NUL cannot be stored in a PostgreSQL text column: shown as \x00.
     std::string stored;
-    for (char c : text) {
+    for (char c : text.substr(0, kLogLineBytes)) {
       if (c == '\0') {
         stored += "\\x00";
       } else {
         stored += c;
       }
     }
-    workflow::LogLine line{workflow::NowSeconds(), activity, std::string(level), std::move(stored)};
-    spdlog::info("workflow {} run {} [{}] {}: {}", run.workflow, run.id, activity, level, xml::Printable(text));
-    if (Status s = workflow::AppendLog(local, run.id, {line}); !s.ok()) {
-      spdlog::warn("workflow {} run {}: cannot record a log line: {}", run.workflow, run.id, s.ToString());
-    }
+    if (text.size() > kLogLineBytes) stored += fmt::format(" … ({} bytes in all)", text.size());
+    spdlog::info("workflow {} run {} [{}] {}: {}", run.workflow, run.id, activity, level, xml::Printable(stored));
+    pending.push_back({workflow::NowSeconds(), activity, std::string(level), std::move(stored)});
+    if (pending.size() >= kLogBatch) flush_locked();
   };
   Result<auth::Operator> op = ScriptOperator(env_.authenticator, def.op);
   if (!op.ok()) {
     append("error", op.status().message());
+    flush();
     return op.status();
   }
   ServiceHost host(env_.router, *op, append, env_.options);
+  host.set_before_call(flush);
   Result<std::unique_ptr<Session>> session = Session::Create(host, env_.limits, stop);
   if (!session.ok()) return session.status();
   for (const Activity& a : def.activities) {
@@ -275,9 +330,11 @@ Status UserWorkflowSet::Execute(workflow::RunRecord& run, store::Database& local
     if (std::optional<Failure> f = (*session)->Run(a.source, a.file)) {
       std::string where = f->ToString();
       append("error", where);
+      flush();
       return Status::Internal(fmt::format("activity '{}' failed at {}", a.name, where));
     }
   }
+  flush();
   return Status::Ok();
 }
 
