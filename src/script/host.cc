@@ -57,7 +57,9 @@ Result<std::vector<CallOutput>> ServiceHost::Call(const std::string& service, co
   call.service = service;
   call.method = method;
   call.action = service + "#" + method;
-  pugi::xml_node holder = call.doc->append_child("params");
+  // Each XML argument stays in the document it was parsed into (alive for the
+  // call, which is synchronous): no copy of a 1000-record collection.
+  std::vector<std::unique_ptr<pugi::xml_document>> docs;
   for (std::size_t i = 0; i < args.size(); ++i) {
     soap::Param p;
     p.name = i < inputs.size() ? inputs[i].first : fmt::format("arg{}", i);
@@ -75,8 +77,8 @@ Result<std::vector<CallOutput>> ServiceHost::Call(const std::string& service, co
         return Status::InvalidArgument(code.empty() ? fmt::format("{} {}", soap::codes::kBadParameter, text)
                                                     : doc.status().message());
       }
-      pugi::xml_node wrapper = holder.append_child(p.name.c_str());
-      p.element = wrapper.append_copy((*doc)->document_element());
+      p.element = (*doc)->document_element();
+      docs.push_back(std::move(*doc));
       if (!p.element) {
         return Status::InvalidArgument(fmt::format("{} {}#{}: parameter '{}' holds no element",
                                                    soap::codes::kBadParameter, service, method, p.name));

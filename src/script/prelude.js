@@ -168,6 +168,7 @@
     hasSimpleContent() { return this[NODE].every(simple); },
     hasComplexContent() { return !this[NODE].every(simple); },
   };
+  const listMethodSet = new Set(Object.keys(listMethods));
   const listHandler = {
     get(t, k, receiver) {
       if (k === NODE) return t.nodes;
@@ -175,8 +176,8 @@
       if (k === Symbol.iterator) return function* () { for (const n of t.nodes) yield wrap(n); };
       if (k === Symbol.toPrimitive) return () => listMethods.toString.call(receiver);
       if (typeof k === 'symbol') return undefined;
+      if (listMethodSet.has(k)) return bound(t, listMethods, k, receiver);
       if (/^\d+$/.test(k)) return k < t.nodes.length ? wrap(t.nodes[k]) : undefined;
-      if (Object.prototype.hasOwnProperty.call(listMethods, k)) return bound(t, listMethods, k, receiver);
       if (k === 'constructor') return XMLList;
       if (k.startsWith('..@')) {
         const out = [];
@@ -321,6 +322,7 @@
       return (n.children || []).some((c) => c.kind === 'element' && c.name === k);
     },
   };
+  const methodSet = new Set(Object.keys(methods));
   const handler = {
     get(t, k, receiver) {
       const n = t.node;
@@ -329,9 +331,9 @@
       if (k === Symbol.iterator) return function* () { yield receiver; };
       if (k === Symbol.toPrimitive) return () => methods.toString.call(receiver);
       if (typeof k === 'symbol') return undefined;
+      if (methodSet.has(k)) return bound(t, methods, k, receiver);
       if (k === '0') return receiver;
       if (/^\d+$/.test(k)) return undefined;
-      if (Object.prototype.hasOwnProperty.call(methods, k)) return bound(t, methods, k, receiver);
       if (k === 'constructor') return XML;
       if (k.startsWith('..@')) {
         const out = [];
@@ -424,39 +426,65 @@
     }
     return text;
   }
-  function instantiate(n, values, parent) {
-    if (n.kind !== 'element') return [Object.assign({}, n, {parent})];
+  // The parsed template as a plan, made once: slots found, names and values kept.
+  function planOf(n) {
+    if (n.kind !== 'element') return {kind: n.kind, value: n.value};
     const slot = SLOT_ELEMENT.exec(n.name);
-    if (slot !== null) {
-      const v = values[Number(slot[1])].v;
-      if (v === undefined || v === null || v === '') return v === '' ? [] : [{kind: 'text', value: String(v), parent}];
-      return toChildNodes(v, parent);
-    }
-    const c = {kind: 'element', name: n.name, attrs: [], children: [], parent};
-    for (const [k, a] of n.attrs) {
-      const m = SLOT_ATTR.exec(a);
-      if (m === null) {
-        c.attrs.push([k, a]);
-      } else {
-        const v = values[Number(m[1])].v;
-        const ns = nodesOf(v);
-        c.attrs.push([k, ns !== null ? ns.map(textOf).join('') : String(v)]);
+    if (slot !== null) return {kind: 'slot', index: Number(slot[1])};
+    return {
+      kind: 'element',
+      name: n.name,
+      attrs: n.attrs.map(([k, a]) => {
+        const m = SLOT_ATTR.exec(a);
+        return m === null ? [k, a, -1] : [k, '', Number(m[1])];
+      }),
+      children: n.children.map(planOf),
+    };
+  }
+  function instantiate(plan, values, parent, out) {
+    switch (plan.kind) {
+      case 'element': {
+        const c = {kind: 'element', name: plan.name, attrs: new Array(plan.attrs.length), children: [], parent};
+        for (let i = 0; i < plan.attrs.length; ++i) {
+          const [k, a, slot] = plan.attrs[i];
+          if (slot < 0) {
+            c.attrs[i] = [k, a];
+          } else {
+            const v = values[slot].v;
+            const ns = nodesOf(v);
+            c.attrs[i] = [k, ns !== null ? ns.map(textOf).join('') : String(v)];
+          }
+        }
+        for (const child of plan.children) instantiate(child, values, c, c.children);
+        out.push(c);
+        return;
       }
+      case 'slot': {
+        const v = values[plan.index].v;
+        if (v === '') return;
+        if (v === undefined || v === null) {
+          out.push({kind: 'text', value: String(v), parent});
+          return;
+        }
+        out.push(...toChildNodes(v, parent));
+        return;
+      }
+      default:
+        out.push({kind: plan.kind, value: plan.value, parent});
     }
-    for (const child of n.children) c.children.push(...instantiate(child, values, c));
-    return [c];
   }
   function template(strings, values, list) {
-    let nodes = templates.get(strings);
-    if (nodes === undefined) {
+    let plans = templates.get(strings);
+    if (plans === undefined) {
       const text = compileTemplate(strings, values);
-      nodes = list ? parse('<sbList>' + text.replace(/^<>|<\/>$/g, '') + '</sbList>')[0].children :
-                     parse(text).filter((n) => n.kind === 'element');
+      const nodes = list ? parse('<sbList>' + text.replace(/^<>|<\/>$/g, '') + '</sbList>')[0].children :
+                           parse(text).filter((n) => n.kind === 'element');
       if (!list && nodes.length !== 1) throw new SyntaxError('an XML literal must hold one element');
-      templates.set(strings, nodes);
+      plans = nodes.map(planOf);
+      templates.set(strings, plans);
     }
     const out = [];
-    for (const n of nodes) out.push(...instantiate(n, values, null));
+    for (const p of plans) instantiate(p, values, null, out);
     return out;
   }
   function xmlLiteral(strings, ...values) { return wrap(template(strings, values, false)[0]); }
