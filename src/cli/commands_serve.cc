@@ -100,6 +100,7 @@ int CmdServe(const Config& config) {
   http::Metrics metrics;
   staging::WriterOptions writer_options;
   writer_options.workers = config.GetInt("writer_threads");
+  writer_options.direct_lane = config.Get("writer_direct_lane") == "true";
   console::BacklogSeries backlog_series;  // the console's ingest/backlog plot
   writer_options.on_batch = [&metrics, &backlog_series](std::size_t calls, std::size_t records) {
     metrics.ObserveBatch(calls, records);
@@ -198,6 +199,7 @@ int CmdServe(const Config& config) {
   options.tls.min_version = config.Get("tls_min_version");
   options.listen_http = config.Get("listen_http");
   options.threads = config.GetInt("threads");
+  options.busy_poll = std::chrono::microseconds(config.GetInt("busy_poll_us"));
   options.handler_threads = handler_threads;
   options.max_body_bytes = static_cast<std::size_t>(std::stoll(config.Get("max_body_bytes")));
   options.instance_name = config.Get("instance_name");

@@ -29,6 +29,11 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"threads", "0", "HTTP I/O threads (0 = one per core)"},
       {"handler_threads", "64", "threads running blocking SOAP calls (all but Ingest/IngestExt) and /metrics"},
       {"writer_threads", "2", "staging writer transactions running at once (group commit workers)"},
+      {"writer_direct_lane", "true",
+       "PostgreSQL: a call arriving while the writer is idle is sent by its I/O thread at once (no worker hand-off)"},
+      {"busy_poll_us", "1000",
+       "microseconds an I/O thread polls instead of sleeping while a direct-lane statement's answer is due (0 = "
+       "sleep)"},
       {"session_lifetime", "86400", "session lifetime in seconds (24 h)"},
       {"session_token_only", "false", "accept calls carrying the session token without the security token"},
       {"lockout_attempts", "5", "consecutive failed logons that lock a login"},
@@ -197,10 +202,12 @@ Status Validate(const Config& config) {
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "session_lifetime", 1, 365LL * 86400));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_attempts", 1, 1000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "lockout_seconds", 0, 365LL * 86400));
-  if (const std::string& v = config.Get("session_token_only"); v != "true" && v != "false") {
-    return Status::InvalidArgument(
-        fmt::format("session_token_only ({}): '{}' is not true or false", config.origins.at("session_token_only"), v));
+  for (const char* key : {"session_token_only", "writer_direct_lane"}) {
+    if (const std::string& v = config.Get(key); v != "true" && v != "false") {
+      return Status::InvalidArgument(fmt::format("{} ({}): '{}' is not true or false", key, config.origins.at(key), v));
+    }
   }
+  SB_RETURN_IF_ERROR(ValidateUnsigned(config, "busy_poll_us", 0, 1000000));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_body_bytes", 1024, 1LL << 31));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_connections", 0, 1LL << 20));
   SB_RETURN_IF_ERROR(ValidateUnsigned(config, "max_inflight_body_bytes", 1024, 1LL << 40));

@@ -10,9 +10,10 @@ inline constexpr std::size_t kMaxHeaderBytes = std::size_t{16} * 1024;  // reque
 inline constexpr std::size_t kDefaultMaxBodyBytes = 32u << 20;          // larger bodies get 413
 inline constexpr std::chrono::seconds kReadTimeout{30};                 // per request, headers and body
 inline constexpr std::chrono::seconds kWriteTimeout{30};
-inline constexpr std::chrono::seconds kIdleTimeout{60};    // keep-alive connection waiting for a request
-inline constexpr std::chrono::seconds kShutdownGrace{10};  // in-flight requests get this long on SIGTERM
-inline constexpr std::chrono::seconds kDrainTimeout{2};    // discarding an oversized body after a 413
+inline constexpr std::chrono::seconds kIdleTimeout{60};             // keep-alive connection waiting for a request
+inline constexpr std::chrono::seconds kShutdownGrace{10};           // in-flight requests get this long on SIGTERM
+inline constexpr std::chrono::microseconds kDefaultBusyPoll{1000};  // ServerOptions::busy_poll
+inline constexpr std::chrono::seconds kDrainTimeout{2};             // discarding an oversized body after a 413
 // A TLS client gets this long for its handshake; a stalled one is dropped and
 // holds no thread meanwhile (the handshake is asynchronous).
 inline constexpr std::chrono::seconds kHandshakeTimeout{10};

@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include "base/reactor.h"
 #include "stagebridge_version.h"
 #include "xml/document.h"
 
@@ -252,6 +253,58 @@ class ResponseSlot {
   std::unique_ptr<Waiter> waiter_;  // GUARDED_BY(mu_)
 };
 
+// An I/O thread's loop, and the Reactor code on it waits through. While a
+// wait is pending it polls (epoll with no timeout) instead of sleeping, up to
+// busy_poll after the wait began, then sleeps as usual.
+class IoLoop final : public Reactor {
+ public:
+  IoLoop(asio::io_context& ioc, std::chrono::microseconds busy_poll) : ioc_(ioc), busy_poll_(busy_poll) {}
+
+  void WaitFd(int fd, bool write, std::function<void(bool ok)> ready) override {
+    auto watch = std::make_shared<Watch>(ioc_, fd);
+    ++pending_;
+    poll_until_ = std::chrono::steady_clock::now() + busy_poll_;
+    watch->descriptor.async_wait(
+        write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read,
+        [this, watch, ready = std::move(ready)](const boost::system::error_code& ec) {
+          --pending_;
+          (void)watch->descriptor.release();  // before `ready`, which may wait on the same descriptor again
+          ready(!ec);
+        });
+  }
+
+  // Runs the io_context until it is stopped or runs out of work.
+  void Run() {
+    Reactor::SetCurrent(this);
+    for (;;) {
+      if (pending_ > 0 && std::chrono::steady_clock::now() < poll_until_) {
+        if (ioc_.poll() == 0 && ioc_.stopped()) break;
+        continue;
+      }
+      if (ioc_.run_one() == 0) break;
+    }
+    Reactor::SetCurrent(nullptr);
+  }
+
+ private:
+  // A descriptor watched for one wait, not owned: released (not closed) when
+  // the wait is over, or dropped with the io_context.
+  struct Watch {
+    Watch(asio::io_context& ioc, int fd) : descriptor(ioc, fd) {}
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+    ~Watch() {
+      if (descriptor.is_open()) (void)descriptor.release();
+    }
+    asio::posix::stream_descriptor descriptor;
+  };
+
+  asio::io_context& ioc_;
+  const std::chrono::microseconds busy_poll_;
+  int pending_ = 0;  // waits not yet answered
+  std::chrono::steady_clock::time_point poll_until_;
+};
+
 }  // namespace
 
 const std::string& Request::Header(const std::string& name) const {
@@ -365,6 +418,7 @@ struct Server::Impl {
   // another I/O thread. After mu/cv/waiting: destroying them destroys sessions,
   // which touch those.
   std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<std::unique_ptr<IoLoop>> loops;  // one per io_context, run by its thread
   std::size_t next_ioc = 0;                    // round-robin for new connections; the acceptor's thread only
   std::optional<tcp::acceptor> acceptor;       // `listen`, on iocs[0]
   std::optional<tcp::acceptor> http_acceptor;  // `listen_http` (TLS on), on iocs[0]
@@ -396,7 +450,10 @@ struct Server::Impl {
         max_inflight_body_bytes(std::max(options.max_inflight_body_bytes, options.max_body_bytes)) {
     int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int n = options.threads > 0 ? options.threads : cores;
-    for (int i = 0; i < n; ++i) iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
+    for (int i = 0; i < n; ++i) {
+      iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
+      loops.push_back(std::make_unique<IoLoop>(*iocs.back(), options.busy_poll));
+    }
     signals.emplace(*iocs[0], SIGINT, SIGTERM);
   }
 
@@ -810,9 +867,9 @@ Result<std::uint16_t> Server::Start() {
     asio::co_spawn(*impl_->iocs[0], impl_->Accept(*impl_->http_acceptor, false), asio::detached);
   }
   impl_->handler_pool.emplace(static_cast<std::size_t>(std::max(1, impl_->options.handler_threads)));
-  for (auto& ioc : impl_->iocs) {
-    impl_->running.push_back(asio::make_work_guard(*ioc));
-    impl_->threads.emplace_back([&ioc] { ioc->run(); });
+  for (std::size_t i = 0; i < impl_->iocs.size(); ++i) {
+    impl_->running.push_back(asio::make_work_guard(*impl_->iocs[i]));
+    impl_->threads.emplace_back([loop = impl_->loops[i].get()] { loop->Run(); });
   }
   return port;
 }

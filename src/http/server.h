@@ -99,6 +99,12 @@ struct ServerOptions {
   TlsOptions tls;                         // when enabled(), `listen` speaks HTTPS
   std::string listen_http;                // with TLS: a second listener speaking plain HTTP ("" = none)
   int threads = 0;                        // I/O threads; 0 = one per core
+  // While code on an I/O thread waits for a socket it expects to answer within
+  // microseconds (Reactor::WaitFd: the staging writer's statement on its direct
+  // lane), the thread polls instead of sleeping, for at most this long per
+  // wait: the answer then costs no thread wake-up (tens of µs on a VM). 0 =
+  // always sleep. Polling happens only while such a wait is pending.
+  std::chrono::microseconds busy_poll{kDefaultBusyPoll};
   // Threads of the handler pool, which runs blocking work (a Handler, or what an
   // AsyncHandler passes to RunBlocking): it bounds the blocking requests handled
   // at once; more wait their turn.

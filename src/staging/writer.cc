@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/reactor.h"
 #include "schema/table_specs.h"
 #include "staging/values.h"
 #include "store/postgres_database.h"
@@ -256,17 +257,20 @@ const std::string& CachedSql(std::unordered_map<std::string, std::string>& cache
   return it->second;
 }
 
-// Stages records[i, i + run) — one run (RunLength) — with one statement, inside
-// the caller's transaction if one is open; seqs[k] is records[k]'s change
-// sequence where the dialect has no in-statement sequence.
-Status ExecuteRun(store::Database& db, const std::vector<const StagedRecord*>& records, std::size_t i, std::size_t run,
-                  const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache) {
+// The statement staging records[i, i + run) — one run (RunLength) — and its
+// parameters; seqs[k] is records[k]'s change sequence where the dialect has no
+// in-statement sequence.
+std::pair<const std::string*, store::Params> RunStatement(store::DialectKind kind,
+                                                          const std::vector<const StagedRecord*>& records,
+                                                          std::size_t i, std::size_t run,
+                                                          const std::vector<std::int64_t>& seqs,
+                                                          std::unordered_map<std::string, std::string>& sql_cache) {
   // On PostgreSQL the sequence is drawn inside each statement, after the
   // statement locked its table: the sync's watermark relies on it (docs/sync.md).
-  std::string seq_expr = store::NextValueExpression(db.kind(), kStagingSequence);
+  std::string seq_expr = store::NextValueExpression(kind, kStagingSequence);
   // PostgreSQL takes a run of records as one array per column: one prepared
   // statement whatever the number of rows (parsed and planned once per connection).
-  bool arrays = db.kind() == store::DialectKind::kPostgres;
+  bool arrays = kind == store::DialectKind::kPostgres;
   const StagedRecord& r = *records[i];
   const std::string& sql = CachedSql(sql_cache, r, run, seq_expr, arrays);
   store::Params params;
@@ -284,10 +288,42 @@ Status ExecuteRun(store::Database& db, const std::vector<const StagedRecord*>& r
       if (seq_expr.empty()) params.emplace_back(seqs[k]);
     }
   }
-  return db.ExecuteRepeated(sql, params).status();
+  return {&sql, std::move(params)};
+}
+
+// Stages records[i, i + run) with one statement (RunStatement), inside the
+// caller's transaction if one is open.
+Status ExecuteRun(store::Database& db, const std::vector<const StagedRecord*>& records, std::size_t i, std::size_t run,
+                  const std::vector<std::int64_t>& seqs, std::unordered_map<std::string, std::string>& sql_cache) {
+  auto [sql, params] = RunStatement(db.kind(), records, i, run, seqs, sql_cache);
+  return db.ExecuteRepeated(*sql, params).status();
 }
 
 }  // namespace
+
+struct StagingWriter::Lane {
+  std::unique_ptr<store::Database> db;  // null until a worker opened it
+  std::unordered_map<std::string, std::string> cache;
+  bool busy = false;                                  // GUARDED_BY(mu_): a direct call is in flight
+  bool wanted = false;                                // GUARDED_BY(mu_): a worker is to open db
+  std::chrono::steady_clock::time_point retry_after;  // GUARDED_BY(mu_): after a failed open
+};
+
+// A direct call in flight. Its callbacks hold it; should the event loop end
+// before the database answered (the server stopped), they are destroyed
+// uncalled and so is this, which answers the call as a lost connection would.
+struct StagingWriter::DirectCall {
+  StagingWriter* writer;
+  Lane* lane;
+  Reactor* reactor;
+  Call* call;  // null once finished
+  DirectCall(StagingWriter* w, Lane* l, Reactor* r, Call* c) : writer(w), lane(l), reactor(r), call(c) {}
+  DirectCall(const DirectCall&) = delete;
+  DirectCall& operator=(const DirectCall&) = delete;
+  ~DirectCall() {
+    if (call != nullptr) writer->FinishDirect(*this, UnavailableError(), true);
+  }
+};
 
 StagingWriter::StagingWriter(store::ConnectionPool& pool, WriterOptions options)
     : pool_(pool), options_(std::move(options)) {}
@@ -305,6 +341,127 @@ void StagingWriter::Stop() {
   cv_.notify_all();
   for (std::thread& t : workers_) t.join();  // workers drain the queue before they return
   workers_.clear();
+  // A direct call the database refused after the workers drained the queue
+  // has nobody left to run it again: it is answered as unavailable.
+  std::deque<Call*> left;
+  {
+    std::lock_guard lock(mu_);
+    workers_gone_ = true;
+    left.swap(queue_);
+    queued_records_ = 0;
+  }
+  for (Call* c : left) Answer(c, UnavailableError());
+}
+
+bool StagingWriter::TryDirect(Call* call) {
+  Reactor* reactor = Reactor::Current();
+  if (!options_.direct_lane || reactor == nullptr || pool_.kind() != store::DialectKind::kPostgres ||
+      call->records.size() > options_.max_batch_records) {
+    return false;
+  }
+  // One statement, with the sequence drawn inside it: no transaction around it.
+  std::vector<const StagedRecord*> records;
+  records.reserve(call->records.size());
+  for (const StagedRecord& r : call->records) records.push_back(&r);
+  if (RunLength(records, 0, true) != records.size()) return false;
+  Lane* lane = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || running_ > 0 || !queue_.empty()) return false;
+    std::unique_ptr<Lane>& slot = lanes_[reactor];
+    if (!slot) slot = std::make_unique<Lane>();
+    if (!slot->db) {
+      // Opening a connection blocks: a worker does it after its next batch
+      // (this call's, most likely), and the lane is used from then on.
+      if (!slot->wanted && std::chrono::steady_clock::now() >= slot->retry_after) slot->wanted = lanes_wanted_ = true;
+      return false;
+    }
+    if (slot->busy) return false;
+    slot->busy = true;
+    ++running_;
+    last_start_ = std::chrono::steady_clock::now();
+    lane = slot.get();
+  }
+  auto op = std::make_shared<DirectCall>(this, lane, reactor, call);
+  auto [sql, params] = RunStatement(store::DialectKind::kPostgres, records, 0, records.size(), {}, lane->cache);
+  Status started = lane->db->StartRepeated(*sql, params);
+  if (!started.ok()) {
+    FinishDirect(*op, started, false);
+    return true;
+  }
+  StepDirect(std::move(op), true);
+  return true;
+}
+
+void StagingWriter::StepDirect(std::shared_ptr<DirectCall> op, bool ready) {
+  store::Database& db = *op->lane->db;
+  if (!ready) {
+    FinishDirect(*op, Status::Unavailable("waiting for the database's answer failed"), true);
+    return;
+  }
+  store::Database::IoWait wait = db.Advance();
+  if (wait == store::Database::IoWait::kDone) {
+    FinishDirect(*op, db.TakeResult().status(), true);
+    return;
+  }
+  Reactor* reactor = op->reactor;
+  reactor->WaitFd(db.socket(), wait == store::Database::IoWait::kWrite,
+                  [this, op = std::move(op)](bool ok) mutable { StepDirect(std::move(op), ok); });
+}
+
+void StagingWriter::FinishDirect(DirectCall& op, Status status, bool sent) {
+  Call* call = std::exchange(op.call, nullptr);
+  Lane& lane = *op.lane;
+  // Unavailable: the connection is gone (a worker opens another when asked).
+  if (status.code() == Status::Code::kUnavailable) lane.db.reset();
+  bool requeue = !status.ok() && (status.code() != Status::Code::kUnavailable || !sent);
+  {
+    std::lock_guard lock(mu_);
+    lane.busy = false;
+    --running_;
+    if (requeue && !workers_gone_) {
+      // Nothing was written (one statement, failed, or never sent): the workers
+      // run it again and answer it as for any call.
+      queued_records_ += call->records.size();
+      queue_.push_front(call);
+      call = nullptr;
+    }
+  }
+  cv_.notify_one();  // a worker may start the calls that gathered meanwhile (or this one)
+  if (call == nullptr) return;
+  if (status.ok()) {
+    if (options_.on_batch) options_.on_batch(1, call->records.size());
+    Answer(call, status);
+    return;
+  }
+  if (status.code() == Status::Code::kUnavailable) {
+    spdlog::error("staging write on the direct lane failed: {}", status.ToString());
+  }
+  Answer(call, UnavailableError());
+}
+
+void StagingWriter::OpenLanes() {
+  std::vector<Lane*> wanted;
+  {
+    std::lock_guard lock(mu_);
+    if (!lanes_wanted_) return;
+    lanes_wanted_ = false;
+    for (auto& [reactor, lane] : lanes_) {
+      if (lane->wanted && !lane->busy && !lane->db) wanted.push_back(lane.get());
+    }
+  }
+  for (Lane* lane : wanted) {
+    Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(pool_.url());
+    std::lock_guard lock(mu_);
+    lane->wanted = false;
+    if (db.ok()) {
+      lane->db = std::move(db).value();
+    } else {
+      lane->retry_after = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      spdlog::warn("staging writer: no connection for a direct lane ({}); its calls go through the workers",
+                   db.status().ToString());
+    }
+  }
 }
 
 Status StagingWriter::Prepare() {
@@ -328,6 +485,7 @@ void StagingWriter::WriteAsync(std::vector<StagedRecord> records, Done done) {
     return;
   }
   auto* call = new Call{std::move(records), std::move(done)};
+  if (TryDirect(call)) return;
   {
     std::unique_lock lock(mu_);
     if (!stopping_) {
@@ -458,6 +616,7 @@ void StagingWriter::WorkerLoop() {
     if (batch_status.ok()) {
       if (options_.on_batch) options_.on_batch(batch.size(), total);
       for (Call* c : batch) Answer(c, Status::Ok());
+      OpenLanes();
       continue;
     }
     if (batch_status.code() == Status::Code::kUnavailable) {

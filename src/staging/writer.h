@@ -12,9 +12,22 @@
 // each call is replayed in its own transaction, so one bad call never fails
 // another. Nothing is acknowledged before COMMIT returned.
 //
-// Thread-safety: thread-safe. Callbacks run on a writer thread (or, for a call
-// refused before it was queued, on the caller's, before WriteAsync returns);
-// they must be quick and must not call Write() (a worker would wait for itself).
+// The direct lane (PostgreSQL): a call made on an event-loop thread (one with a
+// Reactor::Current(), the HTTP server's I/O threads) while no batch runs and
+// none waits does not go through a worker: its statement is sent at once, on a
+// connection that thread keeps for it, without blocking the thread, and the
+// call is answered from the thread's loop when the database replied. That is
+// the batch of one a worker would have run, without its two thread hand-offs;
+// it counts as the running batch, so calls arriving meanwhile gather for a
+// worker as before. A direct call the database refuses is handed to the
+// workers (nothing was written: one statement, outside any transaction), which
+// run it again and name the fault as usual.
+//
+// Thread-safety: thread-safe. Callbacks run on a writer thread, on the
+// caller's event loop (direct lane), or, for a call refused before it was
+// queued, on the caller's thread before WriteAsync returns; they must be quick
+// and must not call Write() (a worker would wait for itself). A writer must
+// outlive the event loops that used its direct lane.
 #pragma once
 
 #include <chrono>
@@ -22,6 +35,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -50,6 +64,8 @@ struct WriterOptions {
   std::chrono::microseconds join_after{std::chrono::milliseconds(20)};
   // Called after each committed batch with its number of calls and records (metrics).
   std::function<void(std::size_t calls, std::size_t records)> on_batch;
+  // The direct lane (see above); false: every call goes through the workers.
+  bool direct_lane = true;
 };
 
 class StagingWriter {
@@ -100,6 +116,20 @@ class StagingWriter {
                   std::unordered_map<std::string, std::string>& cache);
   Status RunOne(store::Database& db, Call& call, std::unordered_map<std::string, std::string>& cache);
 
+  // The direct lane of one event loop: its connection and statement cache,
+  // used by that loop's thread alone while `busy`.
+  struct Lane;
+  struct DirectCall;
+  // Sends `call` on the calling thread's lane when the lane may take it; false
+  // (the call untouched) otherwise.
+  bool TryDirect(Call* call);
+  // Moves a direct call on after its socket was ready (or not: `ready` false).
+  void StepDirect(std::shared_ptr<DirectCall> op, bool ready);
+  // Ends a direct call: answers it, or hands it to the workers.
+  void FinishDirect(DirectCall& op, Status status, bool sent);
+  // A worker opens the connections lanes asked for (outside the lock).
+  void OpenLanes();
+
   store::ConnectionPool& pool_;
   const WriterOptions options_;
   std::mutex mu_;
@@ -109,6 +139,9 @@ class StagingWriter {
   int running_ = 0;                                   // GUARDED_BY(mu_): batches between NextBatch and EndBatch
   std::chrono::steady_clock::time_point last_start_;  // GUARDED_BY(mu_)
   bool stopping_ = false;                             // GUARDED_BY(mu_)
+  bool workers_gone_ = false;                         // GUARDED_BY(mu_): Stop() joined them
+  std::unordered_map<const void*, std::unique_ptr<Lane>> lanes_;  // GUARDED_BY(mu_): by Reactor
+  bool lanes_wanted_ = false;                                     // GUARDED_BY(mu_): a lane waits for its connection
   std::vector<std::thread> workers_;
   std::mutex stop_mu_;  // serializes Stop()
 };

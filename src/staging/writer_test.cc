@@ -7,6 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,8 +19,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pugixml.hpp>
 
+#include "base/reactor.h"
 #include "schema/apply.h"
 #include "staging/record.h"
 #include "support/test_databases.h"
@@ -632,6 +637,216 @@ TEST_P(WriterTest, RecoversAfterItsConnectionsAreKilled) {
   std::map<std::string, StagedRow> rows = Rows();
   for (const std::string& id : acknowledged) EXPECT_EQ(rows.count(id), 1u) << id;
   EXPECT_EQ(rows.size(), acknowledged.size() + 1);  // refused writes left nothing
+}
+
+// A minimal event loop on a thread of its own, as the HTTP server's I/O
+// threads are: tasks posted to it run there, and WaitFd polls with poll(2).
+class TestLoop final : public Reactor {
+ public:
+  TestLoop() : thread_([this] { Run(); }) {}
+  ~TestLoop() override {
+    Post([this] { done_ = true; });
+    thread_.join();
+  }
+  TestLoop(const TestLoop&) = delete;
+  TestLoop& operator=(const TestLoop&) = delete;
+
+  void Post(std::function<void()> task) {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  // Runs `task` on the loop and waits for it.
+  void RunHere(const std::function<void()>& task) {
+    std::promise<void> ran;
+    Post([&] {
+      task();
+      ran.set_value();
+    });
+    ran.get_future().wait();
+  }
+  void WaitFd(int fd, bool write, std::function<void(bool ok)> ready) override {
+    waits_.push_back(Wait{fd, write, std::move(ready)});
+  }
+  std::thread::id id() const { return thread_.get_id(); }
+  // From now on waits are dropped uncalled, as when a server's loop ends.
+  void DropWaits() { drop_ = true; }
+
+ private:
+  struct Wait {
+    int fd;
+    bool write;
+    std::function<void(bool)> ready;
+  };
+  void Run() {
+    Reactor::SetCurrent(this);
+    while (!done_) {
+      std::deque<std::function<void()>> tasks;
+      {
+        std::lock_guard lock(mu_);
+        tasks.swap(tasks_);
+      }
+      for (auto& t : tasks) t();
+      if (drop_) waits_.clear();
+      std::vector<Wait> waits;
+      waits.swap(waits_);
+      std::vector<pollfd> fds;
+      for (const Wait& w : waits) fds.push_back(pollfd{w.fd, static_cast<short>(w.write ? POLLOUT : POLLIN), 0});
+      if (!fds.empty()) (void)::poll(fds.data(), fds.size(), 1);
+      for (std::size_t i = 0; i < waits.size(); ++i) {
+        if (fds[i].revents != 0) {
+          waits[i].ready(true);
+        } else {
+          waits_.push_back(std::move(waits[i]));
+        }
+      }
+      if (fds.empty()) std::this_thread::yield();
+    }
+    Reactor::SetCurrent(nullptr);
+  }
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;  // GUARDED_BY(mu_)
+  std::vector<Wait> waits_;                  // the loop thread's
+  bool done_ = false;                        // the loop thread's
+  std::atomic<bool> drop_{false};
+  std::thread thread_;
+};
+
+// Calls made one after the other on an event loop go on the direct lane (the
+// loop's own connection, answered on the loop) once a worker opened it, and
+// each is answered only after its row is committed.
+TEST_P(WriterTest, CallsOnAnEventLoopGoStraightToTheDatabase) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  std::atomic<int> on_loop{0};
+  TestLoop loop;
+  pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 2);
+  WriterOptions options;
+  options.on_batch = [&](std::size_t, std::size_t) {
+    if (std::this_thread::get_id() == loop.id()) on_loop.fetch_add(1);
+  };
+  writer_ = std::make_unique<StagingWriter>(*pool_, std::move(options));
+  ASSERT_TRUE(writer_->Prepare().ok());
+  writer_->Start();
+  std::unique_ptr<store::Database> observer = local_->Open();
+  constexpr int kCalls = 50;
+  for (int i = 0; i < kCalls; ++i) {
+    std::string id = "D" + std::to_string(i);
+    std::promise<std::pair<Status, bool>> answered;
+    loop.Post([&] {
+      writer_->WriteAsync(
+          Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"v\""), Mode::kIngest), [&](const Status& st) {
+            Result<std::vector<store::Row>> rows =
+                observer->Query("SELECT COUNT(*) FROM DemSampleTableStg WHERE uSampleTableId = $1", {id});
+            bool visible = rows.ok() && std::get<std::int64_t>((*rows)[0][0]) == 1;
+            answered.set_value({st, visible});
+          });
+    });
+    auto [st, visible] = answered.get_future().get();
+    ASSERT_TRUE(st.ok()) << i << ": " << st.ToString();
+    EXPECT_TRUE(visible) << "call " << i << " was answered before its row was committed";
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), kCalls);
+  EXPECT_GE(on_loop.load(), kCalls - 2) << "the calls did not use the direct lane";
+  // Upserts and deletes take the lane too.
+  std::promise<Status> upserted;
+  loop.Post([&] {
+    writer_->WriteAsync(Records(Sample(R"(_key="@id" id="D3" testcol2="w")"), Mode::kIngestExt),
+                        [&](const Status& st) { upserted.set_value(st); });
+  });
+  ASSERT_TRUE(upserted.get_future().get().ok());
+  EXPECT_EQ(Rows()["D3"].testcol2, "w");
+  EXPECT_EQ(Rows()["D3"].testcol1, "v");
+  writer_.reset();  // before the loop: the lane's connection goes with the writer
+}
+
+// A call the database refuses on the direct lane gets the fault any call gets
+// (the workers run it again and name the culprit), and writes nothing.
+TEST_P(WriterTest, DirectLaneRefusalGetsTheUsualFault) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  TestLoop loop;
+  StartWriter(2);
+  auto write_on_loop = [&](const std::string& attrs, Mode mode) {
+    std::promise<Status> answered;
+    loop.Post(
+        [&] { writer_->WriteAsync(Records(Sample(attrs), mode), [&](const Status& st) { answered.set_value(st); }); });
+    return answered.get_future().get();
+  };
+  for (int i = 0; i < 3; ++i) {  // the lane's connection is open after the first
+    ASSERT_TRUE(write_on_loop("_key=\"@id\" id=\"T" + std::to_string(i) + "\" testcol1=\"first\"", Mode::kIngest).ok());
+  }
+  Status dup = write_on_loop(R"(_key="@id" id="T1" testcol1="second")", Mode::kIngest);
+  EXPECT_THAT(dup.message(), StartsWith("STG-200006 "));
+  EXPECT_THAT(dup.message(), HasSubstr("T1"));
+  EXPECT_EQ(Rows()["T1"].testcol1, "first");
+  EXPECT_TRUE(write_on_loop(R"(_key="@id" id="T9")", Mode::kIngest).ok()) << "the lane works after a refusal";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), 4);
+  writer_.reset();
+}
+
+// The lane's connection is killed (a restart, a failover): at most one call
+// fails with STG-500001, none is acknowledged without its row, and the lane
+// comes back by itself.
+TEST_P(WriterTest, DirectLaneRecoversAfterItsConnectionIsKilled) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  TestLoop loop;
+  StartWriter(1);
+  auto write_on_loop = [&](const std::string& id) {
+    std::promise<Status> answered;
+    loop.Post([&] {
+      writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"" + id + "\""), Mode::kIngest),
+                          [&](const Status& st) { answered.set_value(st); });
+    });
+    return answered.get_future().get();
+  };
+  ASSERT_TRUE(write_on_loop("B0").ok());
+  ASSERT_TRUE(write_on_loop("B1").ok());  // on the lane by now
+  Result<std::vector<store::Row>> killed = db_->Query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+      "pg_backend_pid()");
+  ASSERT_TRUE(killed.ok()) << killed.status().ToString();
+  std::set<std::string> acknowledged{"B0", "B1"};
+  int failures = 0;
+  for (int i = 0; i < 8; ++i) {
+    std::string id = "A" + std::to_string(i);
+    Status st = write_on_loop(id);
+    if (st.ok()) {
+      acknowledged.insert(id);
+    } else {
+      EXPECT_THAT(st.message(), StartsWith("STG-500001 ")) << i;
+      ++failures;
+    }
+  }
+  EXPECT_LE(failures, 2) << "the writer and its lane took too long to recover";
+  std::map<std::string, StagedRow> rows = Rows();
+  for (const std::string& id : acknowledged) EXPECT_EQ(rows.count(id), 1u) << id;
+  writer_.reset();
+}
+
+// The loop ends while the database has not answered (the server stopped past
+// its grace): the call is answered unavailable, never left hanging, and the
+// writer still stops.
+TEST_P(WriterTest, DirectCallWhoseLoopEndsIsAnsweredUnavailable) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  auto loop = std::make_unique<TestLoop>();
+  StartWriter(1);
+  for (int i = 0; i < 3; ++i) {  // the lane's connection is open after the first (see above)
+    std::promise<Status> warm;
+    loop->Post([&] {
+      writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"W" + std::to_string(i) + "\""), Mode::kIngest),
+                          [&](const Status& st) { warm.set_value(st); });
+    });
+    ASSERT_TRUE(warm.get_future().get().ok());
+  }
+  loop->DropWaits();
+  std::promise<Status> second;
+  loop->Post([&] {
+    writer_->WriteAsync(Records(Sample(R"(_key="@id" id="L1")"), Mode::kIngest),
+                        [&](const Status& st) { second.set_value(st); });
+  });
+  std::future<Status> answer = second.get_future();
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_THAT(answer.get().message(), StartsWith("STG-500001 "));
+  loop.reset();
+  writer_->Stop();
 }
 
 TEST_P(WriterTest, WriteOfNothingIsOk) {

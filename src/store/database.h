@@ -78,6 +78,25 @@ class Database {
     return Execute(sql, params);
   }
 
+  // The non-blocking form of ExecuteRepeated, for a caller on an event loop
+  // (the staging writer's direct lane): StartRepeated() sends the statement
+  // without waiting; then, each time socket() is ready for what Advance() last
+  // asked (kRead or kWrite), the caller calls Advance() again, until it answers
+  // kDone; TakeResult() then gives what ExecuteRepeated would have returned.
+  // One statement at a time, outside any transaction; a connection used this
+  // way is used only this way (it is left in non-blocking mode) and does not
+  // reconnect by itself: Unavailable means discard it. SQLite, which has no
+  // round trip to wait for, answers FailedPrecondition.
+  enum class IoWait { kRead, kWrite, kDone };
+  virtual Status StartRepeated(std::string_view sql, const Params& params) {
+    (void)sql;
+    (void)params;
+    return Status::FailedPrecondition("no non-blocking statements on this database");
+  }
+  virtual IoWait Advance() { return IoWait::kDone; }
+  virtual Result<std::int64_t> TakeResult() { return Status::FailedPrecondition("no statement started"); }
+  virtual int socket() const { return -1; }
+
   // Runs several statements separated by ';' with no parameters (DDL scripts).
   virtual Status ExecuteScript(std::string_view sql) = 0;
 

@@ -422,6 +422,103 @@ Result<std::int64_t> PostgresDatabase::ExecuteRepeated(std::string_view sql, con
   return ChangedRows(result.get());
 }
 
+bool PostgresDatabase::SendPrepared(const Params& params) {
+  TextParams text;
+  async_.error = text.Build(params);
+  if (!async_.error.ok()) return false;
+  if (PQsendQueryPrepared(conn_, async_.name.c_str(), text.Count(), text.Values(), nullptr, nullptr, 0) == 0) {
+    async_.error = ConnectionLost();
+    return false;
+  }
+  async_.stage = AsyncStage::kExecuting;
+  return true;
+}
+
+Status PostgresDatabase::StartRepeated(std::string_view sql, const Params& params) {
+  if (PQstatus(conn_) != CONNECTION_OK) return ConnectionLost();
+  if (in_transaction_ || async_.stage == AsyncStage::kPreparing || async_.stage == AsyncStage::kExecuting) {
+    return Status::FailedPrecondition("a statement is already in flight on this connection");
+  }
+  if (PQisnonblocking(conn_) == 0 && PQsetnonblocking(conn_, 1) != 0) return ConnectionLost();
+  async_ = Async{};
+  std::string statement(sql);
+  auto it = prepared_.find(statement);
+  if (it != prepared_.end()) {
+    async_.name = it->second;
+    if (!SendPrepared(params)) return async_.error;
+  } else if (prepared_.size() >= kMaxPrepared) {
+    // Bounded as ExecuteRepeated is: endless shapes just run unprepared.
+    TextParams text;
+    SB_RETURN_IF_ERROR(text.Build(params));
+    if (PQsendQueryParams(conn_, statement.c_str(), text.Count(), nullptr, text.Values(), nullptr, nullptr, 0) == 0) {
+      return ConnectionLost();
+    }
+    async_.stage = AsyncStage::kExecuting;
+  } else {
+    async_.name = "sb_async_" + std::to_string(prepared_.size() + 1);
+    if (PQsendPrepare(conn_, async_.name.c_str(), statement.c_str(), 0, nullptr) == 0) return ConnectionLost();
+    async_.statement = std::move(statement);
+    async_.params = params;
+    async_.stage = AsyncStage::kPreparing;
+  }
+  int flushed = PQflush(conn_);
+  if (flushed < 0) return ConnectionLost();
+  async_.flushing = flushed == 1;
+  return Status::Ok();
+}
+
+Database::IoWait PostgresDatabase::Advance() {
+  auto fail = [this](Status status) {
+    async_.error = std::move(status);
+    async_.stage = AsyncStage::kDone;
+    return IoWait::kDone;
+  };
+  while (async_.stage == AsyncStage::kPreparing || async_.stage == AsyncStage::kExecuting) {
+    if (async_.flushing) {
+      int flushed = PQflush(conn_);
+      if (flushed < 0) return fail(ConnectionLost());
+      async_.flushing = flushed == 1;
+      if (async_.flushing) return IoWait::kWrite;
+    }
+    if (PQconsumeInput(conn_) == 0) return fail(ConnectionLost());
+    bool finished = false;
+    while (!finished && PQisBusy(conn_) == 0) {
+      PGresult* raw = PQgetResult(conn_);
+      if (raw == nullptr) {
+        finished = true;
+      } else if (!async_.result) {
+        async_.result.reset(raw);
+      } else {
+        PQclear(raw);
+      }
+    }
+    if (!finished) return IoWait::kRead;
+    if (async_.stage == AsyncStage::kExecuting) {
+      async_.stage = AsyncStage::kDone;
+      break;
+    }
+    // The Parse is answered: the statement is known from now on; then its Bind/Execute.
+    Status parsed = CheckResult(async_.result.get());
+    if (!parsed.ok()) return fail(std::move(parsed));
+    async_.result.reset();
+    prepared_.emplace(std::move(async_.statement), async_.name);
+    Params params = std::move(async_.params);
+    if (!SendPrepared(params)) return fail(async_.error);
+    int flushed = PQflush(conn_);
+    if (flushed < 0) return fail(ConnectionLost());
+    async_.flushing = flushed == 1;
+  }
+  return IoWait::kDone;
+}
+
+Result<std::int64_t> PostgresDatabase::TakeResult() {
+  if (async_.stage != AsyncStage::kDone) return Status::FailedPrecondition("no statement has finished");
+  async_.stage = AsyncStage::kIdle;
+  if (!async_.error.ok()) return async_.error;
+  SB_RETURN_IF_ERROR(CheckResult(async_.result.get()));
+  return ChangedRows(async_.result.get());
+}
+
 Status PostgresDatabase::ExecuteScript(std::string_view sql) {
   SB_RETURN_IF_ERROR(EnsureConnected());
   return RunSimple(std::string(sql)).status();

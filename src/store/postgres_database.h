@@ -37,6 +37,10 @@ class PostgresDatabase final : public Database {
   DialectKind kind() const override { return DialectKind::kPostgres; }
   Result<std::int64_t> Execute(std::string_view sql, const Params& params) override;
   Result<std::int64_t> ExecuteRepeated(std::string_view sql, const Params& params) override;
+  Status StartRepeated(std::string_view sql, const Params& params) override;
+  IoWait Advance() override;
+  Result<std::int64_t> TakeResult() override;
+  int socket() const override { return PQsocket(conn_); }
   Status ExecuteScript(std::string_view sql) override;
   Result<std::vector<Row>> Query(std::string_view sql, const Params& params) override;
   Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) override;
@@ -87,6 +91,21 @@ class PostgresDatabase final : public Database {
   // Forgotten when the connection is reset (the server forgot them too).
   std::unordered_map<std::string, std::string> prepared_;
   bool in_transaction_ = false;
+
+  // The statement StartRepeated() has in flight.
+  enum class AsyncStage { kIdle, kPreparing, kExecuting, kDone };
+  struct Async {
+    AsyncStage stage = AsyncStage::kIdle;
+    bool flushing = false;  // the output buffer is not all sent yet
+    std::string name;       // the prepared statement
+    std::string statement;  // its text, remembered once its Parse succeeded
+    Params params;          // kept while the statement is being prepared
+    ResultPtr result;       // the first result of the current stage
+    Status error;           // a failure outside any result (connection lost)
+  };
+  // Sends the Bind/Execute of async_.name; false (and async_.error) when it cannot.
+  bool SendPrepared(const Params& params);
+  Async async_;
 };
 
 }  // namespace stagebridge::store
