@@ -415,6 +415,7 @@ void StagingWriter::FinishDirect(DirectCall& op, Status status, bool sent) {
   // Unavailable: the connection is gone (a worker opens another when asked).
   if (status.code() == Status::Code::kUnavailable) lane.db.reset();
   bool requeue = !status.ok() && (status.code() != Status::Code::kUnavailable || !sent);
+  bool waiting = false;
   {
     std::lock_guard lock(mu_);
     lane.busy = false;
@@ -426,8 +427,11 @@ void StagingWriter::FinishDirect(DirectCall& op, Status status, bool sent) {
       queue_.push_front(call);
       call = nullptr;
     }
+    waiting = !queue_.empty();
   }
-  cv_.notify_one();  // a worker may start the calls that gathered meanwhile (or this one)
+  // A worker may start the calls that gathered meanwhile (or this one); with
+  // none, no worker is woken for nothing (a futex call and two context switches).
+  if (waiting) cv_.notify_one();
   if (call == nullptr) return;
   if (status.ok()) {
     if (options_.on_batch) options_.on_batch(1, call->records.size());
@@ -581,11 +585,13 @@ std::vector<StagingWriter::Call*> StagingWriter::NextBatch() {
 }
 
 void StagingWriter::EndBatch() {
+  bool waiting = false;
   {
     std::lock_guard lock(mu_);
     --running_;
+    waiting = !queue_.empty();
   }
-  cv_.notify_one();  // a worker waiting for its turn may start now
+  if (waiting) cv_.notify_one();  // a worker waiting for its turn may start now
 }
 
 void StagingWriter::WorkerLoop() {
