@@ -385,6 +385,9 @@ class Transformer {
       } else if (c == '.') {
         SB_RETURN_IF_ERROR(ScanDot(&prev));
       } else if (c == '?' && At(i + 1) == '.' && !IsDigit(At(i + 2))) {
+        if (At(i + 2) == '@' || At(i + 2) == '.' || At(i + 2) == '*') {
+          return Error(i, "optional chaining of an E4X accessor (x?.@a, x?..n, x?.*) is not supported");
+        }
         CopyTo(i + 2);
         prev = Prev::kDot;
       } else if (c == '<' && OperandExpected(prev) && At(i + 1) != '<' && At(i + 1) != '=') {
@@ -553,26 +556,27 @@ class Transformer {
     return Error(start, fmt::format("unterminated E4X literal: <{}> at {} is never closed", top.name, Where(top.at)));
   }
 
-  // The closing `>` of the literal (at pos_): the `>` and the template's closing
-  // backtick, both standing for the `>`.
-  void FinishLiteral() {
-    Generate(">`", pos_);
+  // The closing `>` of the literal (at pos_): the `>`, the last piece's closing
+  // backtick and the kinds argument, all standing for the `>`.
+  void FinishLiteral(const std::string& kinds) {
+    Generate(fmt::format(">`, \"{}\")", kinds), pos_);
     ++pos_;
   }
 
   Status ScanXml(int depth) {
     std::size_t start = pos_;
     std::vector<OpenTag> open;
+    std::string kinds;  // one letter per {expr}: a (attribute value) or c (content)
     if (At(start + 1) == '>') {
-      Generate("__sbXmlList`", start);
+      Generate("__sbXmlList``(`", start);
       CopyTo(start + 2);
       open.push_back({{}, start});
     } else {
-      Generate("__sbXml`", start);
+      Generate("__sbXml``(`", start);
       bool self_closed = false;
-      SB_RETURN_IF_ERROR(ScanStartTag(depth, start, &open, &self_closed));
+      SB_RETURN_IF_ERROR(ScanStartTag(depth, start, &open, &self_closed, &kinds));
       if (self_closed) {
-        FinishLiteral();
+        FinishLiteral(kinds);
         return Status::Ok();
       }
       CopyTo(pos_ + 1);
@@ -582,7 +586,8 @@ class Transformer {
       if (i >= src_.size()) return Unterminated(start, open);
       char c = src_[i];
       if (c == '{') {
-        SB_RETURN_IF_ERROR(ScanExpression(depth, "${__sbC(", start, open));
+        kinds += 'c';
+        SB_RETURN_IF_ERROR(ScanExpression(depth, start, open));
       } else if (c != '<') {
         std::size_t end = src_.find_first_of("<{", i);
         CopyTemplateText(end == std::string_view::npos ? src_.size() : end);
@@ -614,13 +619,13 @@ class Transformer {
         open.pop_back();
         CopyTemplateText(close);
         if (open.empty()) {
-          FinishLiteral();
+          FinishLiteral(kinds);
         } else {
           CopyTo(close + 1);
         }
       } else if (IsXmlNameStart(At(i + 1))) {
         bool self_closed = false;
-        SB_RETURN_IF_ERROR(ScanStartTag(depth, start, &open, &self_closed));
+        SB_RETURN_IF_ERROR(ScanStartTag(depth, start, &open, &self_closed, &kinds));
         CopyTo(pos_ + 1);
       } else if (At(i + 1) == '>') {
         return Error(i, "an E4X list literal <> cannot be nested");
@@ -633,7 +638,7 @@ class Transformer {
 
   // At `<name`: copies the tag up to its closing `>` (left at pos_), pushing the
   // element onto `open` unless it ends in `/>`.
-  Status ScanStartTag(int depth, std::size_t start, std::vector<OpenTag>* open, bool* self_closed) {
+  Status ScanStartTag(int depth, std::size_t start, std::vector<OpenTag>* open, bool* self_closed, std::string* kinds) {
     std::size_t at = pos_;
     std::size_t name_end = SkipXmlName(at + 1);
     std::string_view name = src_.substr(at + 1, name_end - at - 1);
@@ -670,7 +675,8 @@ class Transformer {
         if (close == std::string_view::npos) return Unterminated(start, *open);
         CopyTemplateText(close + 1);
       } else if (quote == '{') {
-        SB_RETURN_IF_ERROR(ScanExpression(depth, "${__sbA(", start, *open));
+        *kinds += 'a';
+        SB_RETURN_IF_ERROR(ScanExpression(depth, start, *open));
       } else {
         if (value >= src_.size()) return Unterminated(start, *open);
         return Error(value, "an E4X attribute value must be quoted or {expression}");
@@ -681,15 +687,18 @@ class Transformer {
     }
   }
 
-  // At `{` in a literal: `open_text` (`${__sbA(` or `${__sbC(`), the expression
-  // transformed, `)}`.
-  Status ScanExpression(int depth, std::string_view open_text, std::size_t start, const std::vector<OpenTag>& open) {
+  // At `{` in a literal: the piece before it closed and the expression as an
+  // argument of its own, `(0, EXPR)` — a comma expression, so that SpiderMonkey
+  // notes the expression's own line and column (an error in an argument of a call,
+  // or in a tagged template's substitution, is reported at the call) — then the
+  // next piece opened.
+  Status ScanExpression(int depth, std::size_t start, const std::vector<OpenTag>& open) {
     std::size_t brace = pos_;
-    Generate(open_text, brace);
+    Generate("`, (0, ", brace);
     pos_ = brace + 1;
     SB_RETURN_IF_ERROR(ScanCode(Stop::kBrace, depth + 1, nullptr));
     if (pos_ >= src_.size()) return Unterminated(start, open);
-    Generate(")}", pos_);
+    Generate("), `", pos_);
     ++pos_;
     return Status::Ok();
   }

@@ -1,24 +1,32 @@
 // e4x.h — the E4X source-to-source transform: rewrites the E4X the platform's
 // workflow JavaScript uses into plain JavaScript that SpiderMonkey 102 (which has
-// no E4X) runs against the runtime's globals (__sbXml, __sbXmlList, __sbA, __sbC,
-// __sbEach; the XML object itself is the runtime's business, not this module's).
+// no E4X) runs against the runtime's globals (__sbXml, __sbXmlList, __sbEach; the
+// XML object itself is the runtime's business, not this module's).
 //
 // What it rewrites:
-//   <a x="1" y={e}>t {c}</a>     __sbXml`<a x="1" y=${__sbA(e)}>t ${__sbC(c)}</a>`
-//   <>...</>                     __sbXmlList`<>...</>`   (same rules inside)
+//   <a x="1" y={e}>t {c}</a>     __sbXml``(`<a x="1" y=`, (0, e), `>t `, (0, c), `</a>`, "ac")
+//   <>...</>                     __sbXmlList``(`<>...</>`, "")   (same rules inside)
 //   x.@name  x.@*                x["@name"]  x["@*"]     (reads and assignments alike)
 //   x..name  x..@name  x..*  x..@*   x["..name"]  x["..@name"]  x["..*"]  x["..@*"]
 //   x.*                          x["*"]
 //   for each (var e in EXPR)     for (var e of __sbEach(EXPR))   (let, const, or none too)
-// Inside a literal's template the characters \ ` and $ are escaped, so the cooked
-// string equals the literal's text (save that a template normalises CR LF and CR
+// A literal is a call: `__sbXml``` (an empty tagged template: its strings array is
+// the same object at every evaluation of that place in the source, so the runtime
+// parses each literal once) returns the place's builder, called with the text
+// pieces (template literals without substitutions), each {expr} between them as an
+// argument of its own, and last the kinds of the {expr}s (a: attribute value, c:
+// content). Each expression is written `(0, EXPR)`, in place: SpiderMonkey notes
+// the line and column of a comma expression's operand, while an error inside a
+// plain argument, or a tagged template's substitution, is reported at the call.
+// Inside a literal's pieces the characters \ ` and $ are escaped, so the cooked
+// strings equal the literal's text (save that a template normalises CR LF and CR
 // to LF, as an XML parser does anyway). Each {expr} is transformed in turn.
 // Everything else E4X is refused with Status::InvalidArgument("LINE:COLUMN:
 // message") at the user's position, never rewritten into something that means
 // another thing: namespaces (ns::n, x.ns::n, x.@ns::n, default xml namespace),
 // filtering predicates x.(cond), x.@[expr], computed names <{n}>, processing
 // instructions, comment or CDATA literals outside an element, whitespace inside
-// an accessor (x. @a), a stray @.
+// an accessor (x. @a), optional chaining of an accessor (x?.@a), a stray @.
 //
 // How `<` and `/` are read: after a token that ends an operand (an identifier or
 // keyword such as `this`, a number, a string, a template, a regex, an XML literal,

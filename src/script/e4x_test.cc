@@ -40,10 +40,10 @@ TEST(E4xLiteralTest, SeedSnippet) {
 strUuid = xtk.session.Ingest(xmlStagingSampleTable);
 logInfo(strUuid);
 )";
-  const char* expected = R"(var xmlStagingSampleTable = __sbXml`<sampleTableStg _key="@id" id="ABC12345"
+  const char* expected = R"(var xmlStagingSampleTable = __sbXml``(`<sampleTableStg _key="@id" id="ABC12345"
                               testcol1="testValue1" testcol2="testValue2"
                               xtkschema="dem:sampleTableStg">
-                            </sampleTableStg>`;
+                            </sampleTableStg>`, "");
 strUuid = xtk.session.Ingest(xmlStagingSampleTable);
 logInfo(strUuid);
 )";
@@ -53,63 +53,69 @@ logInfo(strUuid);
 
 TEST(E4xLiteralTest, SpecSnippetSelfClosing) {
   EXPECT_EQ(Out(R"(var x = <sampleTableStg testcol1="testValue1" xtkschema="dem:sampleTableStg"/>;)"),
-            R"(var x = __sbXml`<sampleTableStg testcol1="testValue1" xtkschema="dem:sampleTableStg"/>`;)");
-  EXPECT_EQ(Out("x = <a/>"), "x = __sbXml`<a/>`");
-  EXPECT_EQ(Out("x = <a />;"), "x = __sbXml`<a />`;");
-  EXPECT_EQ(Out("<a/>;"), "__sbXml`<a/>`;");
+            R"(var x = __sbXml``(`<sampleTableStg testcol1="testValue1" xtkschema="dem:sampleTableStg"/>`, "");)");
+  EXPECT_EQ(Out("x = <a/>"), "x = __sbXml``(`<a/>`, \"\")");
+  EXPECT_EQ(Out("x = <a />;"), "x = __sbXml``(`<a />`, \"\");");
+  EXPECT_EQ(Out("<a/>;"), "__sbXml``(`<a/>`, \"\");");
 }
 
 TEST(E4xLiteralTest, NestedElementsAndSameNames) {
-  EXPECT_EQ(Out("x = <a><a/></a>;"), "x = __sbXml`<a><a/></a>`;");
-  EXPECT_EQ(Out("x = <a><a><b>t</b></a><c/></a>; y = 1 < 2;"), "x = __sbXml`<a><a><b>t</b></a><c/></a>`; y = 1 < 2;");
-  EXPECT_EQ(Out("x = <ns:a xmlns:ns='u'><ns:b-c.d/></ns:a >;"), "x = __sbXml`<ns:a xmlns:ns='u'><ns:b-c.d/></ns:a >`;");
+  EXPECT_EQ(Out("x = <a><a/></a>;"), "x = __sbXml``(`<a><a/></a>`, \"\");");
+  EXPECT_EQ(Out("x = <a><a><b>t</b></a><c/></a>; y = 1 < 2;"),
+            "x = __sbXml``(`<a><a><b>t</b></a><c/></a>`, \"\"); y = 1 < 2;");
+  EXPECT_EQ(Out("x = <ns:a xmlns:ns='u'><ns:b-c.d/></ns:a >;"),
+            "x = __sbXml``(`<ns:a xmlns:ns='u'><ns:b-c.d/></ns:a >`, \"\");");
 }
 
 TEST(E4xLiteralTest, MultiLineKeepsLines) {
   const char* in = "x = <a>\n  <b x='1'\n     y=\"2\"/>\r\n  text\n</a>;\nf();";
-  EXPECT_EQ(Out(in), "x = __sbXml`<a>\n  <b x='1'\n     y=\"2\"/>\r\n  text\n</a>`;\nf();");
+  EXPECT_EQ(Out(in), "x = __sbXml``(`<a>\n  <b x='1'\n     y=\"2\"/>\r\n  text\n</a>`, \"\");\nf();");
   EXPECT_EQ(Lines(Out(in)), Lines(in));
 }
 
 TEST(E4xLiteralTest, CommentsCdataAndEscapes) {
   EXPECT_EQ(Out("x = <a><!-- c <b> { --><![CDATA[<x>{y}</x> ]]>t</a>;"),
-            "x = __sbXml`<a><!-- c <b> { --><![CDATA[<x>{y}</x> ]]>t</a>`;");
-  // \ ` $ are escaped so the cooked string is the literal's text.
+            "x = __sbXml``(`<a><!-- c <b> { --><![CDATA[<x>{y}</x> ]]>t</a>`, \"\");");
+  // \ ` $ are escaped so the cooked strings are the literal's text.
   EXPECT_EQ(Out(R"(x = <a p="C:\d" q='$1'>`${x}` \n</a>;)"),
-            R"(x = __sbXml`<a p="C:\\d" q='\$1'>\`\$${__sbC(x)}\` \\n</a>`;)");
+            R"(x = __sbXml``(`<a p="C:\\d" q='\$1'>\`\$`, (0, x), `\` \\n</a>`, "c");)");
   // A quoted attribute value keeps its braces: no interpolation inside quotes.
-  EXPECT_EQ(Out("x = <a v='{b}' w=\"}{\"/>;"), "x = __sbXml`<a v='{b}' w=\"}{\"/>`;");
+  EXPECT_EQ(Out("x = <a v='{b}' w=\"}{\"/>;"), "x = __sbXml``(`<a v='{b}' w=\"}{\"/>`, \"\");");
   // Entities and a lone } in text are text.
-  EXPECT_EQ(Out("x = <a>&lt;&amp; }</a>;"), "x = __sbXml`<a>&lt;&amp; }</a>`;");
+  EXPECT_EQ(Out("x = <a>&lt;&amp; }</a>;"), "x = __sbXml``(`<a>&lt;&amp; }</a>`, \"\");");
 }
 
 TEST(E4xLiteralTest, Interpolation) {
   EXPECT_EQ(Out("x = <a id={id} n = {n + 1}>{v}</a>;"),
-            "x = __sbXml`<a id=${__sbA(id)} n = ${__sbA(n + 1)}>${__sbC(v)}</a>`;");
-  EXPECT_EQ(Out("x = <a>{ {k: '}'}.k }</a>;"), "x = __sbXml`<a>${__sbC( {k: '}'}.k )}</a>`;");
-  EXPECT_EQ(Out("x = <a>{`t${ {b: 1}.b }}`}</a>;"), "x = __sbXml`<a>${__sbC(`t${ {b: 1}.b }}`)}</a>`;");
-  EXPECT_EQ(Out("x = <a>{f(\"<b>\", /}/)}</a>;"), "x = __sbXml`<a>${__sbC(f(\"<b>\", /}/))}</a>`;");
+            "x = __sbXml``(`<a id=`, (0, id), ` n = `, (0, n + 1), `>`, (0, v), `</a>`, \"aac\");");
+  EXPECT_EQ(Out("x = <a>{ {k: '}'}.k }</a>;"), "x = __sbXml``(`<a>`, (0,  {k: '}'}.k ), `</a>`, \"c\");");
+  EXPECT_EQ(Out("x = <a>{`t${ {b: 1}.b }}`}</a>;"), "x = __sbXml``(`<a>`, (0, `t${ {b: 1}.b }}`), `</a>`, \"c\");");
+  EXPECT_EQ(Out("x = <a>{f(\"<b>\", /}/)}</a>;"), "x = __sbXml``(`<a>`, (0, f(\"<b>\", /}/)), `</a>`, \"c\");");
+  // A comma expression is one argument, its value the last operand's, as in E4X.
+  EXPECT_EQ(Out("x = <a b={c, d}/>;"), "x = __sbXml``(`<a b=`, (0, c, d), `/>`, \"a\");");
   // XML inside {expr} is transformed too, and so is an accessor.
-  EXPECT_EQ(Out("x = <a>{<b c={d.@e}/>}</a>;"), "x = __sbXml`<a>${__sbC(__sbXml`<b c=${__sbA(d[\"@e\"])}/>`)}</a>`;");
+  EXPECT_EQ(Out("x = <a>{<b c={d.@e}/>}</a>;"),
+            "x = __sbXml``(`<a>`, (0, __sbXml``(`<b c=`, (0, d[\"@e\"]), `/>`, \"a\")), `</a>`, \"c\");");
   EXPECT_EQ(Out("x = <a>{i < n ? <b/> : <c/>}</a>;"),
-            "x = __sbXml`<a>${__sbC(i < n ? __sbXml`<b/>` : __sbXml`<c/>`)}</a>`;");
-  EXPECT_EQ(Out("x = <a>{\n  v\n}</a>;"), "x = __sbXml`<a>${__sbC(\n  v\n)}</a>`;");
+            "x = __sbXml``(`<a>`, (0, i < n ? __sbXml``(`<b/>`, \"\") : __sbXml``(`<c/>`, \"\")), `</a>`, \"c\");");
+  EXPECT_EQ(Out("x = <a>{\n  v\n}</a>;"), "x = __sbXml``(`<a>`, (0, \n  v\n), `</a>`, \"c\");");
 }
 
 TEST(E4xLiteralTest, List) {
-  EXPECT_EQ(Out("x = <><a/><b>{c}</b></>;"), "x = __sbXmlList`<><a/><b>${__sbC(c)}</b></>`;");
-  EXPECT_EQ(Out("x = <></>;"), "x = __sbXmlList`<></>`;");
+  EXPECT_EQ(Out("x = <><a/><b>{c}</b></>;"), "x = __sbXmlList``(`<><a/><b>`, (0, c), `</b></>`, \"c\");");
+  EXPECT_EQ(Out("x = <></>;"), "x = __sbXmlList``(`<></>`, \"\");");
 }
 
 TEST(E4xLiteralTest, OperandPositions) {
-  EXPECT_EQ(Out("f(<a/>, [<b/>], {k: <c/>})"), "f(__sbXml`<a/>`, [__sbXml`<b/>`], {k: __sbXml`<c/>`})");
-  EXPECT_EQ(Out("return <a/>"), "return __sbXml`<a/>`");
-  EXPECT_EQ(Out("c ? <a/> : <b/>"), "c ? __sbXml`<a/>` : __sbXml`<b/>`");
-  EXPECT_EQ(Out("f = () => <a/>"), "f = () => __sbXml`<a/>`");
-  EXPECT_EQ(Out("if (c) <a/>;"), "if (c) __sbXml`<a/>`;");
-  EXPECT_EQ(Out("s = `${<a/>}`"), "s = `${__sbXml`<a/>`}`");
-  EXPECT_EQ(Out("y = <a/>.@b < 3"), "y = __sbXml`<a/>`[\"@b\"] < 3");
-  EXPECT_EQ(Out("y = typeof <a/>"), "y = typeof __sbXml`<a/>`");
+  EXPECT_EQ(Out("f(<a/>, [<b/>], {k: <c/>})"),
+            "f(__sbXml``(`<a/>`, \"\"), [__sbXml``(`<b/>`, \"\")], {k: __sbXml``(`<c/>`, \"\")})");
+  EXPECT_EQ(Out("return <a/>"), "return __sbXml``(`<a/>`, \"\")");
+  EXPECT_EQ(Out("c ? <a/> : <b/>"), "c ? __sbXml``(`<a/>`, \"\") : __sbXml``(`<b/>`, \"\")");
+  EXPECT_EQ(Out("f = () => <a/>"), "f = () => __sbXml``(`<a/>`, \"\")");
+  EXPECT_EQ(Out("if (c) <a/>;"), "if (c) __sbXml``(`<a/>`, \"\");");
+  EXPECT_EQ(Out("s = `${<a/>}`"), "s = `${__sbXml``(`<a/>`, \"\")}`");
+  EXPECT_EQ(Out("y = <a/>.@b < 3"), "y = __sbXml``(`<a/>`, \"\")[\"@b\"] < 3");
+  EXPECT_EQ(Out("y = typeof <a/>"), "y = typeof __sbXml``(`<a/>`, \"\")");
 }
 
 // ---- accessors and for each ----------------------------------------------------
@@ -145,7 +151,8 @@ TEST(E4xForEachTest, Forms) {
             "for (var [k, v] of __sbEach(f(\"a\" in o, [b in c]))) {}");
   EXPECT_EQ(Out("for each (var a in x) for each (var b in a.@c) g(a, b);"),
             "for (var a of __sbEach(x)) for (var b of __sbEach(a[\"@c\"])) g(a, b);");
-  EXPECT_EQ(Out("for each (var e in <a><b/></a>.b) {}"), "for (var e of __sbEach(__sbXml`<a><b/></a>`.b)) {}");
+  EXPECT_EQ(Out("for each (var e in <a><b/></a>.b) {}"),
+            "for (var e of __sbEach(__sbXml``(`<a><b/></a>`, \"\").b)) {}");
   EXPECT_EQ(Out("for /* c */ each\n(var e\nin\nxs) {}"), "for /* c */ \n(var e\nof __sbEach(\nxs)) {}");
   // A plain for/in and for/of stay as they are.
   ExpectUnchanged("for (var k in o) {} for (const v of a) {} for (;;) {} each(x);");
@@ -198,15 +205,16 @@ TEST(E4xPositionTest, AfterLiteralOnSameLine) {
   const char* in = "x = <a/>; y = 1;";
   Result<Transformed> r = TransformE4x(in);
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->code, "x = __sbXml`<a/>`; y = 1;");
-  // `y` is output column 20, input column 11.
-  EXPECT_EQ(r->map.Original(1, 20), (SourcePosition{1, 11}));
-  // The literal's text maps to itself; the prefix to the `<`; the closing `>` and backtick to the `>`.
-  EXPECT_EQ(r->map.Original(1, 13), (SourcePosition{1, 5}));  // <
-  EXPECT_EQ(r->map.Original(1, 14), (SourcePosition{1, 6}));  // a
+  ASSERT_EQ(r->code, "x = __sbXml``(`<a/>`, \"\"); y = 1;");
+  // `y` is output column 28, input column 11.
+  EXPECT_EQ(r->map.Original(1, 28), (SourcePosition{1, 11}));
+  // The literal's text maps to itself; the prefix to the `<`; the closing `>`, backtick and kinds to the `>`.
+  EXPECT_EQ(r->map.Original(1, 16), (SourcePosition{1, 5}));  // <
+  EXPECT_EQ(r->map.Original(1, 17), (SourcePosition{1, 6}));  // a
   EXPECT_EQ(r->map.Original(1, 5), (SourcePosition{1, 5}));   // _ of __sbXml
-  EXPECT_EQ(r->map.Original(1, 16), (SourcePosition{1, 8}));  // >
-  EXPECT_EQ(r->map.Original(1, 17), (SourcePosition{1, 8}));  // `
+  EXPECT_EQ(r->map.Original(1, 19), (SourcePosition{1, 8}));  // >
+  EXPECT_EQ(r->map.Original(1, 20), (SourcePosition{1, 8}));  // `
+  EXPECT_EQ(r->map.Original(1, 25), (SourcePosition{1, 8}));  // ) of the call
   EXPECT_EQ(r->map.Original(1, 1), (SourcePosition{1, 1}));
   EXPECT_EQ(r->map.Original(2, 7), (SourcePosition{2, 7}));  // lines the transform did not touch
 }
@@ -215,26 +223,27 @@ TEST(E4xPositionTest, InsideExpression) {
   const char* in = "x = <a b={f(c)}/>;";
   Result<Transformed> r = TransformE4x(in);
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->code, "x = __sbXml`<a b=${__sbA(f(c))}/>`;");
-  EXPECT_EQ(r->map.Original(1, 26), (SourcePosition{1, 11}));  // f
-  EXPECT_EQ(r->map.Original(1, 28), (SourcePosition{1, 13}));  // c
-  EXPECT_EQ(r->map.Original(1, 18), (SourcePosition{1, 10}));  // $ of ${__sbA( stands for {
-  EXPECT_EQ(r->map.Original(1, 25), (SourcePosition{1, 10}));  // ( of ${__sbA(
-  EXPECT_EQ(r->map.Original(1, 30), (SourcePosition{1, 15}));  // ) of )} stands for }
-  EXPECT_EQ(r->map.Original(1, 32), (SourcePosition{1, 16}));  // /
+  ASSERT_EQ(r->code, "x = __sbXml``(`<a b=`, (0, f(c)), `/>`, \"a\");");
+  EXPECT_EQ(r->map.Original(1, 28), (SourcePosition{1, 11}));  // f
+  EXPECT_EQ(r->map.Original(1, 30), (SourcePosition{1, 13}));  // c
+  EXPECT_EQ(r->map.Original(1, 21), (SourcePosition{1, 10}));  // ` closing the piece stands for {
+  EXPECT_EQ(r->map.Original(1, 24), (SourcePosition{1, 10}));  // ( of (0,
+  EXPECT_EQ(r->map.Original(1, 32), (SourcePosition{1, 15}));  // ) of ), ` stands for }
+  EXPECT_EQ(r->map.Original(1, 36), (SourcePosition{1, 16}));  // /
 }
 
 TEST(E4xPositionTest, MultiLineAndAccessors) {
   const char* in = "var v = <a>\n  <b>$x</b> {c}</a>.@d; z();\nw = x..y.@k;";
   Result<Transformed> r = TransformE4x(in);
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->code, "var v = __sbXml`<a>\n  <b>\\$x</b> ${__sbC(c)}</a>`[\"@d\"]; z();\nw = x[\"..y\"][\"@k\"];");
+  ASSERT_EQ(r->code,
+            "var v = __sbXml``(`<a>\n  <b>\\$x</b> `, (0, c), `</a>`, \"c\")[\"@d\"]; z();\nw = x[\"..y\"][\"@k\"];");
   EXPECT_EQ(r->map.Original(2, 6), (SourcePosition{2, 6}));    // the \ of \$ stands for $
   EXPECT_EQ(r->map.Original(2, 7), (SourcePosition{2, 6}));    // $
   EXPECT_EQ(r->map.Original(2, 8), (SourcePosition{2, 7}));    // x
-  EXPECT_EQ(r->map.Original(2, 22), (SourcePosition{2, 14}));  // c
-  EXPECT_EQ(r->map.Original(2, 33), (SourcePosition{2, 22}));  // d
-  EXPECT_EQ(r->map.Original(2, 38), (SourcePosition{2, 25}));  // z
+  EXPECT_EQ(r->map.Original(2, 21), (SourcePosition{2, 14}));  // c
+  EXPECT_EQ(r->map.Original(2, 40), (SourcePosition{2, 22}));  // d
+  EXPECT_EQ(r->map.Original(2, 45), (SourcePosition{2, 25}));  // z
   EXPECT_EQ(r->map.Original(3, 10), (SourcePosition{3, 8}));   // y
   EXPECT_EQ(r->map.Original(3, 16), (SourcePosition{3, 11}));  // k
   EXPECT_EQ(r->map.Original(3, 17), (SourcePosition{3, 12}));  // the " after k stands for what follows k
@@ -257,15 +266,16 @@ TEST(E4xPositionTest, ColumnsCountCodePoints) {
   const char* in = "s = '\xC3\xA9\xF0\x9F\x98\x80'; x = <a t='\xF0\x9F\x98\x80'>\xC3\xA9{v}</a>; y;";
   Result<Transformed> r = TransformE4x(in);
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->code,
-            "s = '\xC3\xA9\xF0\x9F\x98\x80'; x = __sbXml`<a t='\xF0\x9F\x98\x80'>\xC3\xA9${__sbC(v)}</a>`; y;");
+  ASSERT_EQ(
+      r->code,
+      "s = '\xC3\xA9\xF0\x9F\x98\x80'; x = __sbXml``(`<a t='\xF0\x9F\x98\x80'>\xC3\xA9`, (0, v), `</a>`, \"c\"); y;");
   // Input columns: ' 5, é 6, 😀 7, ' 8, < 15, the second 😀 21, é 24, { 25, v 26, y 34.
-  EXPECT_EQ(r->map.Original(1, 41), (SourcePosition{1, 26}));  // v
-  EXPECT_EQ(r->map.Original(1, 23), (SourcePosition{1, 15}));  // <
-  EXPECT_EQ(r->map.Original(1, 32), (SourcePosition{1, 24}));  // é
-  EXPECT_EQ(r->map.Original(1, 51), (SourcePosition{1, 34}));  // y
+  EXPECT_EQ(r->map.Original(1, 43), (SourcePosition{1, 26}));  // v
+  EXPECT_EQ(r->map.Original(1, 26), (SourcePosition{1, 15}));  // <
+  EXPECT_EQ(r->map.Original(1, 35), (SourcePosition{1, 24}));  // é
+  EXPECT_EQ(r->map.Original(1, 61), (SourcePosition{1, 34}));  // y
   EXPECT_EQ(Out("x = '\xF0\x9F\x98\x80'; y = a.@"), "ERROR 1:15: malformed E4X accessor");
-  EXPECT_EQ(Out("<\xC3\xA9l\xC3\xA9ment/>"), "__sbXml`<\xC3\xA9l\xC3\xA9ment/>`");
+  EXPECT_EQ(Out("<\xC3\xA9l\xC3\xA9ment/>"), "__sbXml``(`<\xC3\xA9l\xC3\xA9ment/>`, \"\")");
 }
 
 // ---- errors ---------------------------------------------------------------------------
@@ -291,7 +301,11 @@ TEST(E4xErrorTest, Others) {
   EXPECT_EQ(Out("y = x.@ a;"), "ERROR 1:6: " + std::string("whitespace inside an E4X accessor is not supported "
                                                            "(write x.@name, x..name)"));
   EXPECT_EQ(Out("y = x.@;"), "ERROR 1:6: malformed E4X accessor");
-  EXPECT_EQ(Out("y = x?.@a;"), "ERROR 1:8: unexpected '@' (E4X attribute access is written x.@name)");
+  EXPECT_EQ(Out("y = x?.@a;"), "ERROR 1:6: optional chaining of an E4X accessor (x?.@a, x?..n, x?.*) is not supported");
+  EXPECT_EQ(Out("\n  v = x?..n;"),
+            "ERROR 2:8: optional chaining of an E4X accessor (x?.@a, x?..n, x?.*) is not supported");
+  EXPECT_EQ(Out("y = x?.*;"), "ERROR 1:6: optional chaining of an E4X accessor (x?.@a, x?..n, x?.*) is not supported");
+  EXPECT_EQ(Out("y = x?.a; z = c ?.5 : 1;"), "y = x?.a; z = c ?.5 : 1;");
   EXPECT_EQ(Out("y = <?xml version='1.0'?>;"), "ERROR 1:5: E4X processing instruction literals are not supported");
   EXPECT_EQ(Out("y = <a><?pi x?></a>;"), "ERROR 1:8: XML processing instructions in E4X literals are not supported");
   EXPECT_EQ(Out("y = <{n}>x</{n}>;"), "ERROR 1:5: computed E4X names are not supported");
@@ -337,18 +351,18 @@ TEST(E4xScaleTest, DeepNesting) {
     open += "<e>";
     close += "</e>";
   }
-  EXPECT_EQ(Out("x = " + open + close + ";"), "x = __sbXml`" + open + close + "`;");
+  EXPECT_EQ(Out("x = " + open + close + ";"), "x = __sbXml``(`" + open + close + "`, \"\");");
   std::string braces = "x = ";
   std::string expected = "x = ";
   for (int i = 0; i < 100; ++i) {
     braces += "<a>{";
-    expected += "__sbXml`<a>${__sbC(";
+    expected += "__sbXml``(`<a>`, (0, ";
   }
   braces += "1";
   expected += "1";
   for (int i = 0; i < 100; ++i) {
     braces += "}</a>";
-    expected += ")}</a>`";
+    expected += "), `</a>`, \"c\")";
   }
   EXPECT_EQ(Out(braces), expected);
   std::string too_deep;

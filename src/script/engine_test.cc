@@ -172,6 +172,10 @@ TEST_F(EngineTest, FaultsAreExceptionsCarryingTheCode) {
             "STG-200003 The value 'x' of attribute 'id' is too long.");
   EXPECT_THAT(Run("var a = 1;\n  xtk.session.Ingest(<a/>);"),
               ElementsAre("FAIL test.js:2:15: STG-200003 The value 'x' of attribute 'id' is too long."));
+  // The code on its own, as e.code; an error that is not a fault has none.
+  EXPECT_EQ(Eval("(function () { try { xtk.session.Ingest(<a/>); } catch (e) { return e.code; } })()"), "STG-200003");
+  EXPECT_EQ(Eval("(function () { try { xtk.session.Write(<a/>); } catch (e) { return typeof e.code; } })()"),
+            "undefined");
 }
 
 TEST_F(EngineTest, PromiseJobsRunAfterTheScriptAndTheirErrorsFailIt) {
@@ -191,6 +195,45 @@ TEST_F(EngineTest, ErrorsPointAtTheUsersSource) {
   EXPECT_THAT(Run("var n = x.ns::y;"), ElementsAre(StartsWith("FAIL test.js:1:")));
   EXPECT_THAT(Run("var n = x.ns::y;")[0], HasSubstr("E4X namespaces are not supported"));
   EXPECT_THAT(Run("logError('bad', 42);"), ElementsAre("error bad 42", "FAIL test.js:1:9: bad 42"));
+}
+
+// An error inside a literal's {expr} is reported where that expression stands,
+// not at the literal's start.
+TEST_F(EngineTest, ErrorsInsideALiteralsExpressionPointAtTheExpression) {
+  EXPECT_THAT(Run("var x = <a b={undefinedVar}/>;"),
+              ElementsAre("FAIL test.js:1:15: ReferenceError: undefinedVar is not defined"));
+  EXPECT_THAT(Run("var y = 1;\nvar x = <a b=\"1\"\n    c={y}>\n  <d>t</d>\n  <e>{ undefinedVar }</e>\n</a>;"),
+              ElementsAre("FAIL test.js:5:8: ReferenceError: undefinedVar is not defined"));
+  // A call of a missing method: at the method's name, as SpiderMonkey reports it in plain code.
+  EXPECT_THAT(Run("var o = {};\nvar x = <a><b c={o.f()}/></a>;"),
+              ElementsAre("FAIL test.js:2:20: TypeError: o.f is not a function"));
+  EXPECT_THAT(Run("var x = <>\n  <a/>{undefinedVar}</>;"),
+              ElementsAre("FAIL test.js:2:8: ReferenceError: undefinedVar is not defined"));
+}
+
+// A literal's leaf element carries its serialization; every change drops it.
+TEST_F(EngineTest, ALeafLiteralsTextFollowsEveryChange) {
+  Run("var v = 'a&b'; var x = <r k={v} s=\"1\">t</r>; var y = <q/>;");
+  EXPECT_EQ(Eval("x.toXMLString()"), "<r k=\"a&amp;b\" s=\"1\">t</r>");
+  EXPECT_EQ(Eval("(x.@k = 'n', x.toXMLString())"), "<r k=\"n\" s=\"1\">t</r>");
+  EXPECT_EQ(Eval("(delete x.@s, x.toXMLString())"), "<r k=\"n\">t</r>");
+  EXPECT_EQ(Eval("(x.@k[0] = 'm', x.toXMLString())"), "<r k=\"m\">t</r>");
+  EXPECT_EQ(Eval("(x.c = 'u', x.toXMLString())"), "<r k=\"m\">t<c>u</c></r>");
+  EXPECT_EQ(Eval("(y.appendChild('w'), y.toXMLString())"), "<q>w</q>");
+  EXPECT_EQ(Eval("(y.setChildren(<z/>), y.toXMLString())"), "<q><z/></q>");
+  EXPECT_EQ(Eval("(y.z.@a = 1, y.toXMLString())"), "<q><z a=\"1\"/></q>");
+  EXPECT_EQ(Eval("(y.prependChild('p'), y.toXMLString())"), "<q>p<z a=\"1\"/></q>");
+  EXPECT_EQ(Eval("(y.n.@d = 2, y.toXMLString())"), "<q>p<z a=\"1\"/><n d=\"2\"/></q>");
+  EXPECT_EQ(Eval("(y.z[0] = 'zz', y.toXMLString())"), "<q>p<z a=\"1\">zz</z><n d=\"2\"/></q>");
+  Run("var c = <c/>; for (var i = 0; i < 3; i++) { var e = <e i={i}/>; c.appendChild(e); e.@j = i * 2; }");
+  EXPECT_EQ(Eval("c.toXMLString()"), "<c><e i=\"0\" j=\"0\"/><e i=\"1\" j=\"2\"/><e i=\"2\" j=\"4\"/></c>");
+}
+
+TEST_F(EngineTest, JsonStringifyOfXmlIsItsXmlText) {
+  Run("var x = <a b=\"1\"><c>t</c></a>;");
+  EXPECT_EQ(Eval("JSON.stringify(x)"), "\"<a b=\\\"1\\\"><c>t</c></a>\"");
+  EXPECT_EQ(Eval("JSON.stringify({doc: x, n: 1})"), "{\"doc\":\"<a b=\\\"1\\\"><c>t</c></a>\",\"n\":1}");
+  EXPECT_EQ(Eval("JSON.stringify(x.c)"), "\"<c>t</c>\"");
 }
 
 TEST(EngineLimitsTest, AnInfiniteLoopIsStoppedAtTheTimeLimit) {

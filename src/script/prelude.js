@@ -2,7 +2,7 @@
 // every script global before the user's code (src/script/engine.cc embeds it).
 //
 //   XML, XMLList        the E4X object types the transform (e4x.cc) targets:
-//                       __sbXml`…` literals, x["@a"], x["..n"], x["*"], __sbEach
+//                       __sbXml``(…) literals, x["@a"], x["..n"], x["*"], __sbEach
 //   xtk, nms            the platform's services: every method the SOAP router serves,
 //                       called in process as the run's operator (__sbCall)
 //   logInfo, …          the run's log (__sbLog); getOption (__sbOption)
@@ -23,6 +23,7 @@
 
   const NODE = Symbol('node');  // proxy → its node (XML) or node array (XMLList)
   const LIST = Symbol('list');
+  const TARGET = Symbol('target');  // proxy → its target: {node} (XML) or {nodes, origin} (XMLList)
 
   // ---------------------------------------------------------------- nodes
   // {kind: 'element', name, attrs: [[name, value]], children: [], parent}
@@ -38,12 +39,12 @@
   const TEXT_SPECIAL = /[&<>]/;
   const ATTR_SPECIAL = /[&<"\n\r\t]/;
   function escText(s) {
-    s = String(s);
+    if (typeof s !== 'string') s = String(s);
     if (!TEXT_SPECIAL.test(s)) return s;
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   }
   function escAttr(s) {
-    s = String(s);
+    if (typeof s !== 'string') s = String(s);
     if (!ATTR_SPECIAL.test(s)) return s;
     return s
         .replace(/&/g, '&amp;')
@@ -53,20 +54,32 @@
         .replace(/\r/g, '&#13;')
         .replace(/\t/g, '&#9;');
   }
+  // Index loops and string concatenation (ropes, flattened once by the caller):
+  // a 100 000-element collection is serialized on every Ingest.
   function serialize(n) {
     switch (n.kind) {
+      case 'element':
+        if (n.xml !== undefined) return n.xml;
+        break;
       case 'text': return escText(n.value);
       case 'comment': return '<!--' + n.value + '-->';
       case 'cdata': return '<![CDATA[' + n.value + ']]>';
       case 'attribute': return escAttr(n.value);
-      default: break;
+      default: return '';
     }
     let s = '<' + n.name;
-    for (const [k, v] of n.attrs) s += ' ' + k + '="' + escAttr(v) + '"';
-    if (n.children.length === 0) return s + '/>';
+    const attrs = n.attrs;
+    for (let i = 0; i < attrs.length; ++i) s += ' ' + attrs[i][0] + '="' + escAttr(attrs[i][1]) + '"';
+    const children = n.children;
+    if (children.length === 0) return s + '/>';
     s += '>';
-    for (const c of n.children) s += serialize(c);
+    for (let i = 0; i < children.length; ++i) s += serialize(children[i]);
     return s + '</' + n.name + '>';
+  }
+  // A literal's element without element children carries its serialization, made
+  // with it (`xml`); every change of an element's attributes or children drops it.
+  function changed(n) {
+    if (n.xml !== undefined) n.xml = undefined;
   }
   function textOf(n) {
     if (n.kind === 'element') return n.children.map(textOf).join('');
@@ -88,11 +101,19 @@
     const trees = JSON.parse(parseXml(String(text)));
     return trees.map((t) => fromTree(t, null));
   }
+  // The proxy's target, or undefined for any other value (one trap, not two).
+  function targetOf(v) {
+    if (v === lastProxy) return lastTarget;
+    return v !== null && typeof v === 'object' ? v[TARGET] : undefined;
+  }
+  // The XML object made last and its target: c.appendChild(<r …/>) finds the
+  // literal's node without a trap.
+  let lastProxy = null;
+  let lastTarget = null;
   function nodesOf(v) {
-    if (v !== null && typeof v === 'object' && v[NODE] !== undefined) {
-      return v[LIST] ? v[NODE] : [v[NODE]];
-    }
-    return null;
+    const t = targetOf(v);
+    if (t === undefined) return null;
+    return t.nodes !== undefined ? t.nodes : [t.node];
   }
   function isName(k) {
     return /^[A-Za-z_][\w.\-]*(:[A-Za-z_][\w.\-]*)?$/.test(k);
@@ -116,17 +137,19 @@
     return n.attrs.filter((a) => name === '*' || a[0] === name)
         .map((a) => ({kind: 'attribute', name: a[0], value: a[1], parent: n}));
   }
+  // A node without a parent (a fresh literal) is adopted; one already in a tree is copied.
+  function adopt(n, parent) {
+    let inside = false;  // appending an ancestor would make a cycle: copy it
+    for (let p = parent; p && !inside; p = p.parent) inside = p === n;
+    if (n.parent !== null || inside) return copyNode(n, parent);
+    n.parent = parent;
+    return n;
+  }
   function toChildNodes(value, parent) {
-    const ns = nodesOf(value);
-    // A node without a parent (a fresh literal) is adopted; one already in a tree is copied.
-    if (ns !== null) {
-      return ns.map((n) => {
-        let inside = false;  // appending an ancestor would make a cycle: copy it
-        for (let p = parent; p && !inside; p = p.parent) inside = p === n;
-        if (n.parent !== null || inside) return copyNode(n, parent);
-        n.parent = parent;
-        return n;
-      });
+    const t = targetOf(value);
+    if (t !== undefined) {
+      if (t.nodes === undefined) return [adopt(t.node, parent)];
+      return t.nodes.map((n) => adopt(n, parent));
     }
     return [{kind: 'text', value: String(value), parent}];
   }
@@ -146,6 +169,7 @@
       return ns.map(serialize).join('\n');
     },
     toXMLString() { return this[NODE].map(serialize).join('\n'); },
+    toJSON() { return this.toXMLString(); },
     valueOf() { return this; },
     text() { return makeList([].concat(...this[NODE].map((n) => (n.children || []).filter((c) => c.kind === 'text')))); },
     children() { return makeList([].concat(...this[NODE].map((n) => n.children || []))); },
@@ -171,6 +195,7 @@
   const listMethodSet = new Set(Object.keys(listMethods));
   const listHandler = {
     get(t, k, receiver) {
+      if (k === TARGET) return t;
       if (k === NODE) return t.nodes;
       if (k === LIST) return true;
       if (k === Symbol.iterator) return function* () { for (const n of t.nodes) yield wrap(n); };
@@ -228,6 +253,7 @@
   function newChild(origin) {
     const c = {kind: 'element', name: origin.name, attrs: [], children: [], parent: origin.parent};
     origin.parent.children.push(c);
+    changed(origin.parent);
     return c;
   }
   // Puts `v` at list position i: an element's content (or the element itself when v
@@ -246,6 +272,7 @@
       n.value = ns !== null ? ns.map(textOf).join('') : String(v);
       const a = n.parent.attrs.find((x) => x[0] === n.name);
       if (a) a[1] = n.value;
+      changed(n.parent);
       return true;
     }
     if (n.kind !== 'element') throw new TypeError('cannot assign a ' + n.kind + ' node');
@@ -253,16 +280,30 @@
     if (ns !== null && ns.length === 1 && ns[0].kind === 'element' && n.parent) {
       const c = copyNode(ns[0], n.parent);
       n.parent.children[n.parent.children.indexOf(n)] = c;
+      changed(n.parent);
       t.nodes[i] = c;
       return true;
     }
     n.children = toChildNodes(v, n);
+    changed(n);
     return true;
   }
 
   // ---------------------------------------------------------------- XML
+  function appendTo(n, child) {
+    if (n.kind !== 'element') throw new TypeError('appendChild on a ' + n.kind + ' node');
+    changed(n);
+    const t = targetOf(child);
+    if (t !== undefined && t.nodes === undefined) {
+      n.children.push(adopt(t.node, n));  // the loop's case: one element
+    } else {
+      n.children.push(...toChildNodes(child, n));
+    }
+  }
   const methods = {
     toXMLString() { return serialize(this[NODE]); },
+    // JSON.stringify(x) is its XML text, not the proxy's insides.
+    toJSON() { return serialize(this[NODE]); },
     toString() {
       const n = this[NODE];
       return simple(n) ? textOf(n) : serialize(n);
@@ -276,19 +317,19 @@
     nodeKind() { return this[NODE].kind; },
     length() { return 1; },
     appendChild(child) {
-      const n = this[NODE];
-      if (n.kind !== 'element') throw new TypeError('appendChild on a ' + n.kind + ' node');
-      n.children.push(...toChildNodes(child, n));
+      appendTo(this[NODE], child);
       return this;
     },
     prependChild(child) {
       const n = this[NODE];
       n.children.unshift(...toChildNodes(child, n));
+      changed(n);
       return this;
     },
     setChildren(value) {
       const n = this[NODE];
       n.children = toChildNodes(value, n);
+      changed(n);
       return this;
     },
     children() { return makeList((this[NODE].children || []).slice()); },
@@ -326,6 +367,14 @@
   const handler = {
     get(t, k, receiver) {
       const n = t.node;
+      if (k === 'appendChild') {
+        // c.appendChild(<r …/>) in a loop: a closure over the target (no trap to find the node)
+        return t.append || (t.append = (child) => {
+          appendTo(t.node, child);
+          return receiver;
+        });
+      }
+      if (k === TARGET) return t;
       if (k === NODE) return n;
       if (k === LIST) return false;
       if (k === Symbol.iterator) return function* () { yield receiver; };
@@ -362,6 +411,7 @@
         const value = nodes !== null ? nodes.map(textOf).join('') : String(v);
         const a = n.attrs.find((x) => x[0] === name);
         if (a) a[1] = value; else n.attrs.push([name, value]);
+        changed(n);
         return true;
       }
       if (!isName(k)) throw new TypeError('not an element name: ' + k);
@@ -370,11 +420,14 @@
       if (nodes !== null && nodes.length === 1 && nodes[0].kind === 'element' && nodes[0].name === k) {
         const c = copyNode(nodes[0], n);
         if (i >= 0) n.children[i] = c; else n.children.push(c);
+        changed(n);
         return true;
       }
       const c = i >= 0 ? n.children[i] : {kind: 'element', name: k, attrs: [], children: [], parent: n};
       c.children = toChildNodes(v, c);
+      changed(c);
       if (i < 0) n.children.push(c);
+      changed(n);
       return true;
     },
     deleteProperty(t, k) {
@@ -382,6 +435,7 @@
       if (typeof k !== 'string' || n.kind !== 'element') return true;
       if (k.startsWith('@')) n.attrs = n.attrs.filter((a) => a[0] !== k.slice(1));
       else n.children = n.children.filter((c) => !(c.kind === 'element' && c.name === k));
+      changed(n);
       return true;
     },
     has(t, k) {
@@ -389,8 +443,9 @@
     },
   };
   function wrap(n) {
-    const target = {node: n};
-    return new Proxy(target, handler);
+    lastTarget = {node: n};
+    lastProxy = new Proxy(lastTarget, handler);
+    return lastProxy;
   }
   function fromValue(value) {
     const ns = nodesOf(value);
@@ -410,87 +465,146 @@
   Object.defineProperty(XMLList, Symbol.hasInstance, {value: (v) => nodesOf(v) !== null && v[LIST] === true});
 
   // ---------------------------------------------------------------- the transform's targets
-  // A literal is parsed once per place in the source (its template's strings
-  // array is the same object each time): {expr} slots become markers — an
-  // attribute value "\uE000N\uE000", an element <__sb-slot-N/> in content — and
-  // each evaluation copies the parsed tree, putting the values in. Values are
-  // never escaped into text and re-parsed.
-  const SLOT = Symbol('slot');
-  const templates = new WeakMap();
+  // __sbXml``(piece0, e0, piece1, …, kinds): the empty tagged template's strings
+  // array is one object per place in the source, so each place gets one builder.
+  // Its first call parses the literal — the {expr} slots as markers, an attribute
+  // value "\uE000N\uE000", an element <__sb-slot-N/> in content — into a plan;
+  // every call instantiates the plan with the values (arguments 1, 3, 5, …).
+  // Values are never escaped into text and re-parsed.
+  const sites = new WeakMap();
   const SLOT_ATTR = /^\uE000(\d+)\uE000$/;
   const SLOT_ELEMENT = /^__sb-slot-(\d+)$/;
-  function compileTemplate(strings, values) {
-    let text = strings[0];
-    for (let i = 0; i < values.length; ++i) {
-      text += (values[i][SLOT] === 'a' ? '"\uE000' + i + '\uE000"' : '<__sb-slot-' + i + '/>') + strings[i + 1];
+  function compileSite(args, list) {
+    const kinds = args[args.length - 1];
+    let text = args[0];
+    for (let i = 0; i < kinds.length; ++i) {
+      text += (kinds[i] === 'a' ? '"\uE000' + i + '\uE000"' : '<__sb-slot-' + i + '/>') + args[2 * i + 2];
     }
-    return text;
+    const nodes = list ? parse('<sbList>' + text.replace(/^<>|<\/>$/g, '') + '</sbList>')[0].children :
+                         parse(text).filter((n) => n.kind === 'element');
+    if (!list && nodes.length !== 1) throw new SyntaxError('an XML literal must hold one element');
+    return nodes.map(planOf);
   }
-  // The parsed template as a plan, made once: slots found, names and values kept.
+  // The parsed literal as a plan: slots found (as argument indexes), names and values kept.
   function planOf(n) {
     if (n.kind !== 'element') return {kind: n.kind, value: n.value};
     const slot = SLOT_ELEMENT.exec(n.name);
-    if (slot !== null) return {kind: 'slot', index: Number(slot[1])};
+    if (slot !== null) return {kind: 'slot', arg: 2 * Number(slot[1]) + 1};
     return {
       kind: 'element',
       name: n.name,
       attrs: n.attrs.map(([k, a]) => {
         const m = SLOT_ATTR.exec(a);
-        return m === null ? [k, a, -1] : [k, '', Number(m[1])];
+        return m === null ? {name: k, value: a, arg: -1} : {name: k, value: '', arg: 2 * Number(m[1]) + 1};
       }),
       children: n.children.map(planOf),
     };
   }
-  function instantiate(plan, values, parent, out) {
-    switch (plan.kind) {
-      case 'element': {
-        const c = {kind: 'element', name: plan.name, attrs: new Array(plan.attrs.length), children: [], parent};
-        for (let i = 0; i < plan.attrs.length; ++i) {
-          const [k, a, slot] = plan.attrs[i];
-          if (slot < 0) {
-            c.attrs[i] = [k, a];
-          } else {
-            const v = values[slot].v;
-            const ns = nodesOf(v);
-            c.attrs[i] = [k, ns !== null ? ns.map(textOf).join('') : String(v)];
+  function attrText(v) {
+    if (typeof v === 'string') return v;
+    const ns = nodesOf(v);
+    return ns !== null ? ns.map(textOf).join('') : String(v);
+  }
+  // A content slot's value into `out` (the children of `parent`).
+  function slotInto(v, parent, out) {
+    if (v === '') return;
+    if (v === undefined || v === null) {
+      out.push({kind: 'text', value: String(v), parent});
+      return;
+    }
+    const ns = toChildNodes(v, parent);
+    for (let i = 0; i < ns.length; ++i) out.push(ns[i]);
+  }
+  // The place's builder, generated once from its plans: straight-line code that
+  // makes the nodes (no interpretation of the plan, no arguments object per call).
+  // Names and texts are read from `C` (never spliced into the code); arguments
+  // are a0 (the first piece), a1 (the first value), … as the transform passes them.
+  function generate(plans, argc, list) {
+    const C = [];
+    const lines = [];
+    let vars = 0;
+    const constant = (v) => 'C[' + (C.push(v) - 1) + ']';
+    function emit(plan, container, parent) {
+      switch (plan.kind) {
+        case 'element': {
+          const n = 'n' + vars++;
+          // Attribute values from slots first, each once: `v_n_i`.
+          const values = plan.attrs.map((a, i) => {
+            if (a.arg < 0) return constant(a.value);
+            lines.push('const ' + n + '_' + i + ' = T(a' + a.arg + ');');
+            return n + '_' + i;
+          });
+          const attrs = plan.attrs.map((a, i) => '[' + constant(a.name) + ', ' + values[i] + ']');
+          // Without element children or content slots, the serialization is made here:
+          // the static text escaped now, the values escaped by E.
+          let xml = 'undefined';
+          if (plan.children.every((c) => c.kind !== 'element' && c.kind !== 'slot')) {
+            const parts = [];
+            let text = '<' + plan.name;
+            plan.attrs.forEach((a, i) => {
+              text += ' ' + a.name + '="';
+              if (a.arg < 0) {
+                text += escAttr(a.value);
+              } else {
+                parts.push(constant(text), 'E(' + values[i] + ')');
+                text = '';
+              }
+              text += '"';
+            });
+            if (plan.children.length === 0) {
+              text += '/>';
+            } else {
+              text += '>' + plan.children.map((c) => serialize({kind: c.kind, value: c.value})).join('') + '</' + plan.name + '>';
+            }
+            parts.push(constant(text));
+            xml = parts.join(' + ');
           }
+          lines.push('const ' + n + ' = {kind: "element", name: ' + constant(plan.name) + ', attrs: [' + attrs.join(', ') +
+                     '], children: [], parent: ' + parent + ', xml: ' + xml + '};');
+          if (container !== null) lines.push(container + '.push(' + n + ');');
+          for (const c of plan.children) emit(c, n + '.children', n);
+          return n;
         }
-        for (const child of plan.children) instantiate(child, values, c, c.children);
-        out.push(c);
-        return;
+        case 'slot':
+          lines.push('S(a' + plan.arg + ', ' + parent + ', ' + container + ');');
+          return null;
+        default:
+          lines.push(container + '.push({kind: ' + constant(plan.kind) + ', value: ' + constant(plan.value) + ', parent: ' + parent + '});');
+          return null;
       }
-      case 'slot': {
-        const v = values[plan.index].v;
-        if (v === '') return;
-        if (v === undefined || v === null) {
-          out.push({kind: 'text', value: String(v), parent});
-          return;
-        }
-        out.push(...toChildNodes(v, parent));
-        return;
-      }
-      default:
-        out.push({kind: plan.kind, value: plan.value, parent});
     }
-  }
-  function template(strings, values, list) {
-    let plans = templates.get(strings);
-    if (plans === undefined) {
-      const text = compileTemplate(strings, values);
-      const nodes = list ? parse('<sbList>' + text.replace(/^<>|<\/>$/g, '') + '</sbList>')[0].children :
-                           parse(text).filter((n) => n.kind === 'element');
-      if (!list && nodes.length !== 1) throw new SyntaxError('an XML literal must hold one element');
-      plans = nodes.map(planOf);
-      templates.set(strings, plans);
+    if (list) {
+      lines.push('const out = [];');
+      for (const p of plans) emit(p, 'out', 'null');
+      lines.push('return M(out);');
+    } else {
+      lines.push('return W(' + emit(plans[0], null, 'null') + ');');
     }
-    const out = [];
-    for (const p of plans) instantiate(p, values, null, out);
-    return out;
+    const params = [];
+    for (let i = 0; i < argc; ++i) params.push('a' + i);
+    const body = '"use strict"; return function (' + params.join(', ') + ') {\n' + lines.join('\n') + '\n};';
+    return new Function('C', 'T', 'S', 'W', 'M', 'E', body)(C, attrText, slotInto, wrap, makeList, escAttr);
   }
-  function xmlLiteral(strings, ...values) { return wrap(template(strings, values, false)[0]); }
-  function xmlListLiteral(strings, ...values) { return makeList(template(strings, values, true)); }
-  function attrExpr(v) { return {[SLOT]: 'a', v}; }
-  function contentExpr(v) { return {[SLOT]: 'c', v}; }
+  let lastStrings = null;  // the place evaluated last (a loop's literal): no WeakMap lookup
+  let lastBuild = null;
+  function site(strings, list) {
+    if (strings === lastStrings) return lastBuild;
+    let build = sites.get(strings);
+    if (build === undefined) {
+      build = function () {
+        const f = generate(compileSite(arguments, list), arguments.length, list);
+        sites.set(strings, f);
+        if (lastStrings === strings) lastBuild = f;
+        return f.apply(null, arguments);
+      };
+      sites.set(strings, build);
+    }
+    lastStrings = strings;
+    lastBuild = build;
+    return build;
+  }
+  function xmlLiteral(strings) { return site(strings, false); }
+  function xmlListLiteral(strings) { return site(strings, true); }
   function each(v) {
     if (v === null || v === undefined) return [];
     if (nodesOf(v) !== null || Array.isArray(v) || typeof v[Symbol.iterator] === 'function') return v;
@@ -517,8 +631,17 @@
     }
     return value;
   }
+  // A fault's code ("STG-200003", the start of its message) as e.code.
+  const FAULT_CODE = /^([A-Z]{3}-\d{6})\b/;
   function invoke(service, method, args) {
-    const outs = call(service, method, args.map(toArg));
+    let outs;
+    try {
+      outs = call(service, method, args.map(toArg));
+    } catch (e) {
+      const m = e instanceof Error ? FAULT_CODE.exec(e.message) : null;
+      if (m !== null) e.code = m[1];
+      throw e;
+    }
     if (outs.length === 0) return undefined;
     if (outs.length === 1) return fromOut(outs[0]);
     return outs.map(fromOut);
@@ -571,8 +694,6 @@
       Object.defineProperty(global, name, {value, writable: false, enumerable: false, configurable: false});
   define('__sbXml', xmlLiteral);
   define('__sbXmlList', xmlListLiteral);
-  define('__sbA', attrExpr);
-  define('__sbC', contentExpr);
   define('__sbEach', each);
   global.XML = XML;
   global.XMLList = XMLList;

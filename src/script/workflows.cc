@@ -80,11 +80,26 @@ class NullHost : public Host {
   std::optional<std::string> Option(const std::string&) override { return std::nullopt; }
 };
 
+// A parse error's "at offset N" (a byte offset in `text`) as "at line L, column C"
+// (1-based, columns in code points): where an editor shows it.
+std::string WithLineAndColumn(const std::string& message, std::string_view text) {
+  static const std::regex kOffset(" at offset ([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(message, m, kOffset)) return message;
+  std::size_t offset = std::min<std::size_t>(std::stoull(m[1].str()), text.size());
+  std::string_view before = text.substr(0, offset);
+  auto line = std::count(before.begin(), before.end(), '\n') + 1;
+  std::size_t line_start = before.rfind('\n');
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  return fmt::format("{} at line {}, column {}{}", m.prefix().str(), line, CodePoints(before.substr(line_start)) + 1,
+                     m.suffix().str());
+}
+
 }  // namespace
 
 Result<WorkflowDef> ParseWorkflow(std::string_view text, const std::string& file, const std::string& dir) {
   Result<std::unique_ptr<pugi::xml_document>> doc = xml::ParseXml(text, file);
-  if (!doc.ok()) return Bad(file, doc.status().message());
+  if (!doc.ok()) return Bad(file, WithLineAndColumn(doc.status().message(), text));
   pugi::xml_node root = (*doc)->document_element();
   if (std::string_view(root.name()) != "workflow") {
     return Bad(file, fmt::format("the root element is <{}>, not <workflow>", xml::Printable(root.name())));

@@ -14,6 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 class WorkflowFilesTest : public ::testing::Test {
  protected:
@@ -127,6 +128,16 @@ TEST_F(WorkflowFilesTest, BadFilesAreReportedNamingFileAndFaultAndTheOthersLoad)
   EXPECT_THAT(r.errors[8], HasSubstr("j-name.xml: internalName '1bad name' is not a name"));
   EXPECT_THAT(r.errors[9], HasSubstr("k-escape.xml: activity 'x': src=\"../outside.js\" is not a file inside"));
   for (const std::string& e : r.errors) EXPECT_THAT(e, HasSubstr("SCR-200011"));
+}
+
+TEST_F(WorkflowFilesTest, AMalformedFileIsReportedAtLineAndColumnNotAByteOffset) {
+  Write("a-control.xml", "<workflow internalName=\"w\">\n  \xC3\xA9\x01</workflow>");
+  Write("b-tags.xml", "<workflow internalName=\"w\">\n  <activities>\n    <js></jss>\n</workflow>");
+  LoadReport r = LoadWorkflows(dir_.string());
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_THAT(r.errors[0], HasSubstr("a-control.xml: control character at line 2, column 4"));
+  EXPECT_THAT(r.errors[1], HasSubstr("b-tags.xml: malformed XML at line 3, column "));
+  for (const std::string& e : r.errors) EXPECT_THAT(e, Not(HasSubstr("offset")));
 }
 
 TEST_F(WorkflowFilesTest, AMissingDirectoryHasNoWorkflows) {
