@@ -21,6 +21,7 @@
 #include <jsfriendapi.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "script/e4x.h"
 #include "script/prelude_js.h"
 #include "xml/document.h"
@@ -65,55 +66,34 @@ JSString* NewString(JSContext* cx, std::string_view text) {
   return JS_NewStringCopyUTF8N(cx, JS::UTF8Chars(text.data(), text.size()));
 }
 
-// JSON string literal of UTF-8 text.
-void AppendJson(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 // A pugixml node as the prelude's tree: text → "…", element → {n, a, c}, CDATA → {k:"d", v}.
 void AppendTree(std::string& out, pugi::xml_node node) {
   switch (node.type()) {
-    case pugi::node_pcdata: AppendJson(out, node.value()); return;
+    case pugi::node_pcdata: AppendJsonString(out, node.value()); return;
     case pugi::node_cdata:
       out += "{\"k\":\"d\",\"v\":";
-      AppendJson(out, node.value());
+      AppendJsonString(out, node.value());
       out += '}';
       return;
     case pugi::node_comment:
       out += "{\"k\":\"c\",\"v\":";
-      AppendJson(out, node.value());
+      AppendJsonString(out, node.value());
       out += '}';
       return;
     case pugi::node_element: break;
     default: out += "\"\""; return;
   }
   out += "{\"n\":";
-  AppendJson(out, node.name());
+  AppendJsonString(out, node.name());
   out += ",\"a\":[";
   bool first = true;
   for (pugi::xml_attribute a : node.attributes()) {
     if (!first) out += ',';
     first = false;
     out += '[';
-    AppendJson(out, a.name());
+    AppendJsonString(out, a.name());
     out += ',';
-    AppendJson(out, a.value());
+    AppendJsonString(out, a.value());
     out += ']';
   }
   out += "],\"c\":[";
