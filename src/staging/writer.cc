@@ -405,11 +405,11 @@ void StagingWriter::StepDirect(std::shared_ptr<DirectCall> op, bool ready) {
     return;
   }
   Reactor* reactor = op->reactor;
-  reactor->WaitFd(db.socket(), wait == store::Database::IoWait::kWrite,
+  reactor->WaitFd(db.Socket(), wait == store::Database::IoWait::kWrite,
                   [this, op = std::move(op)](bool ok) mutable { StepDirect(std::move(op), ok); });
 }
 
-void StagingWriter::FinishDirect(DirectCall& op, Status status, bool sent) {
+void StagingWriter::FinishDirect(DirectCall& op, const Status& status, bool sent) {
   Call* call = std::exchange(op.call, nullptr);
   Lane& lane = *op.lane;
   // Unavailable: the connection is gone (a worker opens another when asked).

@@ -126,7 +126,7 @@ class StagingWriter {
   // Moves a direct call on after its socket was ready (or not: `ready` false).
   void StepDirect(std::shared_ptr<DirectCall> op, bool ready);
   // Ends a direct call: answers it, or hands it to the workers.
-  void FinishDirect(DirectCall& op, Status status, bool sent);
+  void FinishDirect(DirectCall& op, const Status& status, bool sent);
   // A worker opens the connections lanes asked for (outside the lock).
   void OpenLanes();
 

@@ -80,7 +80,7 @@ class Database {
 
   // The non-blocking form of ExecuteRepeated, for a caller on an event loop
   // (the staging writer's direct lane): StartRepeated() sends the statement
-  // without waiting; then, each time socket() is ready for what Advance() last
+  // without waiting; then, each time Socket() is ready for what Advance() last
   // asked (kRead or kWrite), the caller calls Advance() again, until it answers
   // kDone; TakeResult() then gives what ExecuteRepeated would have returned.
   // One statement at a time, outside any transaction; a connection used this
@@ -95,7 +95,7 @@ class Database {
   }
   virtual IoWait Advance() { return IoWait::kDone; }
   virtual Result<std::int64_t> TakeResult() { return Status::FailedPrecondition("no statement started"); }
-  virtual int socket() const { return -1; }
+  virtual int Socket() const { return -1; }
 
   // Runs several statements separated by ';' with no parameters (DDL scripts).
   virtual Status ExecuteScript(std::string_view sql) = 0;

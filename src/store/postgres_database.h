@@ -40,7 +40,7 @@ class PostgresDatabase final : public Database {
   Status StartRepeated(std::string_view sql, const Params& params) override;
   IoWait Advance() override;
   Result<std::int64_t> TakeResult() override;
-  int socket() const override { return PQsocket(conn_); }
+  int Socket() const override { return PQsocket(conn_); }
   Status ExecuteScript(std::string_view sql) override;
   Result<std::vector<Row>> Query(std::string_view sql, const Params& params) override;
   Status QueryStream(std::string_view sql, const Params& params, const RowCallback& on_row) override;
