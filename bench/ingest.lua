@@ -36,6 +36,7 @@ end
 thread_id = 0
 local counter = 0
 bad = 0
+first_bad = nil
 local action = mode == "ingestext" and "IngestExt" or "Ingest"
 local head, tail
 
@@ -116,6 +117,10 @@ function response(status, headers, body)
   end
   if not ok then
     bad = bad + 1
+    if bad == 1 then
+      -- The first bad answer of the thread, for the report's raw file.
+      first_bad = string.format("status=%d body=%s", status, string.sub(body or "", 1, 600))
+    end
   end
   if target > 0 then
     local now = os.time()
@@ -138,6 +143,10 @@ function done(summary, latency, requests)
   local total_bad = 0
   for _, t in ipairs(threads) do
     total_bad = total_bad + (t:get("bad") or 0)
+    local first = t:get("first_bad")
+    if first then
+      io.write("wrk-first-bad " .. first .. "\n")
+    end
   end
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
   io.write(string.format(

@@ -248,7 +248,7 @@ run_wrk() {
     fail "$name: wrk produced no figure (raw/$name.txt)"
     w_rps=""
   elif ((bad > 0 || non200 > 0 || errors > 0)); then
-    fail "$name: $bad of $w_req answers were not a 200 with the expected content ($non200 HTTP errors, $errors socket errors)"
+    fail "$name: $bad of $w_req answers were not a 200 with the expected content ($non200 HTTP errors, $errors socket errors)$(grep -m1 '^wrk-first-bad' "$raw/$name.txt" | sed 's/^wrk-first-bad/; the first:/')"
   fi
 }
 

@@ -306,6 +306,7 @@ struct StagingWriter::Lane {
   std::unordered_map<std::string, std::string> cache;
   bool busy = false;                                  // GUARDED_BY(mu_): a direct call is in flight
   bool wanted = false;                                // GUARDED_BY(mu_): a worker is to open db
+  bool opening = false;                               // GUARDED_BY(mu_): a worker is opening db
   std::chrono::steady_clock::time_point retry_after;  // GUARDED_BY(mu_): after a failed open
 };
 
@@ -445,19 +446,26 @@ void StagingWriter::FinishDirect(DirectCall& op, const Status& status, bool sent
 }
 
 void StagingWriter::OpenLanes() {
-  std::vector<Lane*> wanted;
+  std::vector<std::pair<const void*, Lane*>> wanted;
   {
     std::lock_guard lock(mu_);
     if (!lanes_wanted_) return;
     lanes_wanted_ = false;
     for (auto& [reactor, lane] : lanes_) {
-      if (lane->wanted && !lane->busy && !lane->db) wanted.push_back(lane.get());
+      // One worker opens a lane: another one finishing a batch meanwhile
+      // leaves it alone (its connection, once set, may be in use at once).
+      if (lane->wanted && !lane->opening && !lane->busy && !lane->db) {
+        lane->opening = true;
+        wanted.emplace_back(reactor, lane.get());
+      }
     }
   }
-  for (Lane* lane : wanted) {
+  for (auto [reactor, lane] : wanted) {
+    if (options_.on_lane_open) options_.on_lane_open(reactor);
     Result<std::unique_ptr<store::Database>> db = store::OpenDatabase(pool_.url());
     std::lock_guard lock(mu_);
     lane->wanted = false;
+    lane->opening = false;
     if (db.ok()) {
       lane->db = std::move(db).value();
     } else {

@@ -66,6 +66,9 @@ struct WriterOptions {
   std::function<void(std::size_t calls, std::size_t records)> on_batch;
   // The direct lane (see above); false: every call goes through the workers.
   bool direct_lane = true;
+  // Called by a worker before it opens the connection of the lane of `reactor`
+  // (tests: each lane is opened once, whatever the timing).
+  std::function<void(const void* reactor)> on_lane_open;
 };
 
 class StagingWriter {

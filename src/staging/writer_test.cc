@@ -3,6 +3,7 @@
 // and concurrency (group commit batches calls; one bad call fails nobody else).
 #include "staging/writer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -756,6 +757,63 @@ TEST_P(WriterTest, CallsOnAnEventLoopGoStraightToTheDatabase) {
   EXPECT_EQ(Rows()["D3"].testcol2, "w");
   EXPECT_EQ(Rows()["D3"].testcol1, "v");
   writer_.reset();  // before the loop: the lane's connection goes with the writer
+}
+
+// Two event loops ask for their lanes one after the other, the second while a
+// worker is still opening the first's: the worker that answers the second
+// loop's call opens only that lane (the first is opened once — a second open
+// would replace a connection the first loop may already be using), and then
+// calls on both loops at once all land on their own lanes.
+TEST_P(WriterTest, ALaneBeingOpenedIsNotOpenedAgain) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  TestLoop a;
+  TestLoop b;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<const void*> opened;  // GUARDED_BY(mu): reactors, in the order their lanes were opened
+  pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 2);
+  WriterOptions options;
+  options.on_lane_open = [&](const void* reactor) {
+    std::unique_lock lock(mu);
+    opened.push_back(reactor);
+    cv.notify_all();
+    // The first opening waits (bounded) for another one: the second loop's.
+    if (opened.size() == 1) cv.wait_for(lock, std::chrono::seconds(10), [&] { return opened.size() > 1; });
+  };
+  writer_ = std::make_unique<StagingWriter>(*pool_, std::move(options));
+  ASSERT_TRUE(writer_->Prepare().ok());
+  writer_->Start();
+  auto write_on = [&](TestLoop& loop, const std::string& id) {
+    std::promise<Status> answered;
+    loop.Post([&] {
+      writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"" + id + "\""), Mode::kIngest),
+                          [&](const Status& st) { answered.set_value(st); });
+    });
+    return answered.get_future().get();
+  };
+  ASSERT_TRUE(write_on(a, "A0").ok());
+  {
+    std::unique_lock lock(mu);  // a worker is opening loop a's lane (and waits)
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !opened.empty(); }));
+  }
+  ASSERT_TRUE(write_on(b, "B0").ok());  // the other worker runs it, then opens lanes
+  constexpr int kCalls = 30;
+  std::atomic<int> failed{0};
+  std::thread on_a([&] {
+    for (int i = 1; i <= kCalls; ++i) failed += write_on(a, "A" + std::to_string(i)).ok() ? 0 : 1;
+  });
+  for (int i = 1; i <= kCalls; ++i) failed += write_on(b, "B" + std::to_string(i)).ok() ? 0 : 1;
+  on_a.join();
+  EXPECT_EQ(failed.load(), 0);
+  {
+    std::lock_guard lock(mu);
+    const void* ra = static_cast<Reactor*>(&a);
+    const void* rb = static_cast<Reactor*>(&b);
+    EXPECT_EQ(std::count(opened.begin(), opened.end(), ra), 1) << "loop a's lane was opened more than once";
+    EXPECT_EQ(std::count(opened.begin(), opened.end(), rb), 1);
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg"), 2 * (kCalls + 1));
+  writer_.reset();  // before the loops: the lanes' connections go with the writer
 }
 
 // A call the database refuses on the direct lane gets the fault any call gets
