@@ -20,11 +20,15 @@ class Reactor {
   // Calls `ready(true)` on this thread once `fd` is readable (`write`: writable),
   // `ready(false)` when the wait failed. The descriptor stays the caller's: it is
   // not closed, and not watched once `ready` ran. If the loop ends first (the
-  // server stops), `ready` is destroyed without being called. While a wait is
-  // pending the loop may poll instead of sleeping for a short while (the
-  // server's busy_poll): an answer expected within microseconds then costs no
-  // thread wake-up.
-  virtual void WaitFd(int fd, bool write, std::function<void(bool ok)> ready) = 0;
+  // server stops), `ready` is destroyed without being called. With `spin` the
+  // loop may poll instead of sleeping for a short while (the server's
+  // busy_poll): an answer expected within microseconds then costs no thread
+  // wake-up — worth a core's time only when nothing else waits for it.
+  virtual void WaitFd(int fd, bool write, bool spin, std::function<void(bool ok)> ready) = 0;
+
+  // The caller is about to close `fd` (none of its waits pending): the loop
+  // stops watching it, and a later descriptor of the same number is new to it.
+  virtual void Forget(int fd) = 0;
 
   // The reactor the calling thread runs, or null.
   static Reactor* Current() { return current_; }

@@ -7,6 +7,7 @@
 namespace stagebridge::http {
 
 inline constexpr std::size_t kMaxHeaderBytes = std::size_t{16} * 1024;  // request line + headers
+inline constexpr std::size_t kInitialReadBuffer = 4096;                 // per connection, grown for larger requests
 inline constexpr std::size_t kDefaultMaxBodyBytes = 32u << 20;          // larger bodies get 413
 inline constexpr std::chrono::seconds kReadTimeout{30};                 // per request, headers and body
 inline constexpr std::chrono::seconds kWriteTimeout{30};

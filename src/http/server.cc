@@ -258,37 +258,73 @@ class ResponseSlot {
 // busy_poll after the wait began, then sleeps as usual.
 class IoLoop final : public Reactor {
  public:
-  IoLoop(asio::io_context& ioc, std::chrono::microseconds busy_poll) : ioc_(ioc), busy_poll_(busy_poll) {}
+  // `spinner`: which of the server's loops polls now (at most one: a polling
+  // thread takes a whole core, and the database and the clients need the others).
+  IoLoop(asio::io_context& ioc, std::chrono::microseconds busy_poll, std::atomic<const IoLoop*>& spinner)
+      : ioc_(ioc), busy_poll_(busy_poll), spinner_(spinner) {}
 
-  void WaitFd(int fd, bool write, std::function<void(bool ok)> ready) override {
-    auto watch = std::make_shared<Watch>(ioc_, fd);
+  void WaitFd(int fd, bool write, bool spin, std::function<void(bool ok)> ready) override {
+    // The descriptor stays registered with epoll between waits (until Forget):
+    // a wait then costs one epoll_ctl, not four system calls.
+    std::unique_ptr<Watch>& watch = watches_[fd];
+    if (!watch) watch = std::make_unique<Watch>(ioc_, fd);
     ++pending_;
-    poll_until_ = std::chrono::steady_clock::now() + busy_poll_;
+    if (spin) poll_until_ = std::chrono::steady_clock::now() + busy_poll_;
     watch->descriptor.async_wait(
         write ? asio::posix::stream_descriptor::wait_write : asio::posix::stream_descriptor::wait_read,
-        [this, watch, ready = std::move(ready)](const boost::system::error_code& ec) {
+        [this, ready = std::move(ready)](const boost::system::error_code& ec) {
           --pending_;
-          (void)watch->descriptor.release();  // before `ready`, which may wait on the same descriptor again
           ready(!ec);
         });
   }
+
+  void Forget(int fd) override { watches_.erase(fd); }
+
+  // The number of connections this loop serves, kept up by each connection on
+  // the loop's thread; shared, since a connection's coroutine may be destroyed
+  // after the loop (with the io_context).
+  std::shared_ptr<int> Connections() const { return connections_; }
+  // A response was written. A loop serving one connection polls for that
+  // client's next request for busy_poll: a client calling one call after the
+  // other sends it within tens of microseconds, and it then costs no wake-up.
+  // With more connections there is other work to do, and no polling.
+  void Answered() {
+    if (*connections_ == 1 && busy_poll_.count() > 0) spin_until_ = std::chrono::steady_clock::now() + busy_poll_;
+  }
+
+  // The loop of the calling thread (an I/O thread's), or null.
+  static IoLoop* Current() { return dynamic_cast<IoLoop*>(Reactor::Current()); }
 
   // Runs the io_context until it is stopped or runs out of work.
   void Run() {
     Reactor::SetCurrent(this);
     for (;;) {
-      if (pending_ > 0 && std::chrono::steady_clock::now() < poll_until_) {
+      auto now = std::chrono::steady_clock::now();
+      if (((pending_ > 0 && now < poll_until_) || now < spin_until_) && Spin()) {
         if (ioc_.poll() == 0 && ioc_.stopped()) break;
         continue;
       }
+      Unspin();
       if (ioc_.run_one() == 0) break;
     }
+    Unspin();
     Reactor::SetCurrent(nullptr);
   }
 
  private:
-  // A descriptor watched for one wait, not owned: released (not closed) when
-  // the wait is over, or dropped with the io_context.
+  // Takes the right to poll (or has it already); false when another loop polls.
+  bool Spin() {
+    const IoLoop* none = nullptr;
+    return spinner_.load(std::memory_order_relaxed) == this ||
+           spinner_.compare_exchange_strong(none, this, std::memory_order_relaxed);
+  }
+  void Unspin() {
+    // Only the loop holding the right gives it back: a load, no write, otherwise.
+    if (spinner_.load(std::memory_order_relaxed) == this) spinner_.store(nullptr, std::memory_order_relaxed);
+  }
+
+  // A descriptor watched for waits, not owned: released (not closed) when
+  // forgotten, or with the loop.
   struct Watch {
     Watch(asio::io_context& ioc, int fd) : descriptor(ioc, fd) {}
     Watch(const Watch&) = delete;
@@ -301,8 +337,12 @@ class IoLoop final : public Reactor {
 
   asio::io_context& ioc_;
   const std::chrono::microseconds busy_poll_;
-  int pending_ = 0;  // waits not yet answered
+  std::atomic<const IoLoop*>& spinner_;
+  std::unordered_map<int, std::unique_ptr<Watch>> watches_;      // by descriptor
+  int pending_ = 0;                                              // waits not yet answered
+  std::shared_ptr<int> connections_ = std::make_shared<int>(0);  // served now
   std::chrono::steady_clock::time_point poll_until_;
+  std::chrono::steady_clock::time_point spin_until_;
 };
 
 }  // namespace
@@ -418,12 +458,13 @@ struct Server::Impl {
   // another I/O thread. After mu/cv/waiting: destroying them destroys sessions,
   // which touch those.
   std::vector<std::unique_ptr<asio::io_context>> iocs;
-  std::vector<std::unique_ptr<IoLoop>> loops;  // one per io_context, run by its thread
-  std::size_t next_ioc = 0;                    // round-robin for new connections; the acceptor's thread only
-  std::optional<tcp::acceptor> acceptor;       // `listen`, on iocs[0]
-  std::optional<tcp::acceptor> http_acceptor;  // `listen_http` (TLS on), on iocs[0]
-  std::optional<asio::signal_set> signals;     // on iocs[0]
-  std::optional<asio::signal_set> hangups;     // SIGHUP: reload the TLS files; on iocs[0]
+  std::atomic<const IoLoop*> spinner{nullptr};  // the loop polling now (IoLoop)
+  std::vector<std::unique_ptr<IoLoop>> loops;   // one per io_context, run by its thread
+  std::size_t next_ioc = 0;                     // round-robin for new connections; the acceptor's thread only
+  std::optional<tcp::acceptor> acceptor;        // `listen`, on iocs[0]
+  std::optional<tcp::acceptor> http_acceptor;   // `listen_http` (TLS on), on iocs[0]
+  std::optional<asio::signal_set> signals;      // on iocs[0]
+  std::optional<asio::signal_set> hangups;      // SIGHUP: reload the TLS files; on iocs[0]
   // The TLS context new connections take (each keeps its own copy alive).
   mutable std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls_ctx;  // GUARDED_BY(tls_mu); null without TLS
@@ -452,7 +493,7 @@ struct Server::Impl {
     int n = options.threads > 0 ? options.threads : cores;
     for (int i = 0; i < n; ++i) {
       iocs.push_back(std::make_unique<asio::io_context>(1));  // hint: one thread each
-      loops.push_back(std::make_unique<IoLoop>(*iocs.back(), options.busy_poll));
+      loops.push_back(std::make_unique<IoLoop>(*iocs.back(), options.busy_poll, spinner));
     }
     signals.emplace(*iocs[0], SIGINT, SIGTERM);
   }
@@ -654,13 +695,29 @@ struct Server::Impl {
   template <typename Stream>
   asio::awaitable<void> Session(Stream& stream, const std::string& remote, asio::io_context& ioc) {
     constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+    IoLoop* loop = IoLoop::Current();
+    struct Counted {
+      std::shared_ptr<int> count;
+      explicit Counted(std::shared_ptr<int> c) : count(std::move(c)) {
+        if (count) ++*count;
+      }
+      Counted(const Counted&) = delete;
+      Counted& operator=(const Counted&) = delete;
+      ~Counted() {
+        if (count) --*count;
+      }
+    } counted{loop != nullptr ? loop->Connections() : nullptr};
     beast::flat_buffer buffer;
+    // Room for a whole ordinary request: its header and body then come in one
+    // read (Beast's first reads are 512 bytes otherwise).
+    buffer.reserve(kInitialReadBuffer);
     bool first = true;
     while (!stopping.load()) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
       parser.body_limit(options.max_body_bytes);
       Tcp(stream).expires_after(first ? kReadTimeout : kIdleTimeout);
+      auto header_deadline = std::chrono::steady_clock::now() + (first ? kReadTimeout : kIdleTimeout);
       // Wait for the header first (idle time), then give the rest a read timeout.
       auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kAsTuple);
       first = false;
@@ -687,10 +744,13 @@ struct Server::Impl {
         Impl* impl;
         ~Done() { impl->AddInFlight(-1); }
       } done_guard{this};
-      Tcp(stream).expires_after(kReadTimeout);
       unsigned version = parser.get().version();
       bool keep_alive = parser.get().keep_alive();
       auto content_length = parser.content_length();
+      // The body's read gets its own timeout, unless it came with the header
+      // (no read left to time, and no timer to re-arm: a system call saved).
+      bool body_read = !content_length || buffer.size() < *content_length;
+      if (body_read) Tcp(stream).expires_after(kReadTimeout);
       bool too_large = content_length && *content_length > options.max_body_bytes;
       if (too_large) {
         co_await RefuseTooLarge(stream, version);
@@ -750,10 +810,15 @@ struct Server::Impl {
         Waiting(slot, false);
       }
       keep_alive = keep_alive && !stopping.load();
-      Tcp(stream).expires_after(kWriteTimeout);
+      // The response gets kWriteTimeout; when the header's deadline, still
+      // armed, leaves at least that much, it stands (no timer to re-arm).
+      if (body_read || header_deadline - std::chrono::steady_clock::now() < kWriteTimeout) {
+        Tcp(stream).expires_after(kWriteTimeout);
+      }
       int status = res.status;
       std::size_t body_bytes = res.body.size();
       auto [wec, wn] = co_await bhttp::async_write(stream, ToBeast(std::move(res), version, keep_alive), kAsTuple);
+      if (loop != nullptr && !wec && keep_alive) loop->Answered();
       // Access log: key=value, the path only (a query string may carry anything).
       if (spdlog::should_log(spdlog::level::info)) {
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();

@@ -1,5 +1,6 @@
 // decode.cc — Ingest / IngestExt documents → staged records.
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include <fmt/format.h>
@@ -209,15 +210,30 @@ Status InRecord(std::size_t index, const Status& status) {
 }  // namespace
 
 std::string NewUuid() {
+  // Random bytes are drawn from libsodium 4 KiB at a time per thread (the same
+  // generator; one getrandom(2) per 256 ids instead of one per id).
   static const bool kInitialised = sodium_init() >= 0;
   (void)kInitialised;
-  unsigned char b[16];
-  randombytes_buf(b, sizeof b);
+  thread_local std::array<unsigned char, 4096> pool;
+  thread_local std::size_t used = pool.size();
+  if (used == pool.size()) {
+    randombytes_buf(pool.data(), pool.size());
+    used = 0;
+  }
+  unsigned char* b = pool.data() + used;
+  used += 16;
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
-  return fmt::format(
-      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", b[0],
-      b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < 16; ++i) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;  // the dashes stay
+    out[at++] = kHex[b[i] >> 4];
+    out[at++] = kHex[b[i] & 0x0F];
+  }
+  sodium_memzero(b, 16);  // an id drawn is not kept in the pool
+  return out;
 }
 
 Result<DecodedDocument> DecodeDocument(pugi::xml_node root, const schema::SchemaSet& schemas, Mode mode) {

@@ -275,10 +275,22 @@ std::pair<const std::string*, store::Params> RunStatement(store::DialectKind kin
   const std::string& sql = CachedSql(sql_cache, r, run, seq_expr, arrays);
   store::Params params;
   if (run > 1 && arrays) {
+    std::vector<const StagedRecord*> rows(records.begin() + static_cast<std::ptrdiff_t>(i),
+                                          records.begin() + static_cast<std::ptrdiff_t>(i + run));
+    if (r.op != schema::StgOp::kInsert) {
+      // In key order (no key repeats in a run, so the order changes no result):
+      // statements running at once on other connections lock the rows they
+      // share in the same order, and never deadlock over them.
+      std::vector<std::pair<std::string, const StagedRecord*>> keyed;
+      keyed.reserve(run);
+      for (const StagedRecord* row : rows) keyed.emplace_back(KeyText(*row), row);
+      std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (std::size_t k = 0; k < run; ++k) rows[k] = keyed[k].second;
+    }
     params.reserve(r.values.size());
     std::vector<const store::Value*> column(run);
     for (std::size_t c = 0; c < r.values.size(); ++c) {
-      for (std::size_t k = 0; k < run; ++k) column[k] = &records[i + k]->values[c];
+      for (std::size_t k = 0; k < run; ++k) column[k] = &rows[k]->values[c];
       params.emplace_back(store::ArrayLiteral(column));
     }
   } else {
@@ -303,26 +315,33 @@ Status ExecuteRun(store::Database& db, const std::vector<const StagedRecord*>& r
 
 struct StagingWriter::Lane {
   std::unique_ptr<store::Database> db;  // null until a worker opened it
+  int socket = -1;                      // db's, as it was opened (libpq forgets it once the connection is lost)
   std::unordered_map<std::string, std::string> cache;
-  bool busy = false;                                  // GUARDED_BY(mu_): a direct call is in flight
+  bool busy = false;                                  // GUARDED_BY(mu_): a statement is in flight
   bool wanted = false;                                // GUARDED_BY(mu_): a worker is to open db
   bool opening = false;                               // GUARDED_BY(mu_): a worker is opening db
   std::chrono::steady_clock::time_point retry_after;  // GUARDED_BY(mu_): after a failed open
 };
 
-// A direct call in flight. Its callbacks hold it; should the event loop end
-// before the database answered (the server stopped), they are destroyed
-// uncalled and so is this, which answers the call as a lost connection would.
+// A statement in flight on a lane, for `calls`. Its callbacks hold it; should
+// the event loop end before the database answered (the server stopped), they
+// are destroyed uncalled and so is this, which answers the calls as a lost
+// connection would.
 struct StagingWriter::DirectCall {
   StagingWriter* writer;
   Lane* lane;
   Reactor* reactor;
-  Call* call;  // null once finished
-  DirectCall(StagingWriter* w, Lane* l, Reactor* r, Call* c) : writer(w), lane(l), reactor(r), call(c) {}
+  std::vector<Call*> calls;  // empty once finished
+  bool spin = false;         // the loop may poll for the answer (Reactor::WaitFd)
+  DirectCall(StagingWriter* w, Lane* l, Reactor* r, std::vector<Call*> c)
+      : writer(w), lane(l), reactor(r), calls(std::move(c)) {}
   DirectCall(const DirectCall&) = delete;
   DirectCall& operator=(const DirectCall&) = delete;
   ~DirectCall() {
-    if (call != nullptr) writer->FinishDirect(*this, UnavailableError(), true);
+    // The loop is ending (its handlers destroyed): it is not asked to forget
+    // the descriptor.
+    reactor = nullptr;
+    if (!calls.empty()) writer->FinishDirect(*this, UnavailableError(), true);
   }
 };
 
@@ -365,6 +384,7 @@ bool StagingWriter::TryDirect(Call* call) {
   records.reserve(call->records.size());
   for (const StagedRecord& r : call->records) records.push_back(&r);
   if (RunLength(records, 0, true) != records.size()) return false;
+  call->direct = true;  // a lane may take it, from the queue too
   Lane* lane = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -383,15 +403,62 @@ bool StagingWriter::TryDirect(Call* call) {
     last_start_ = std::chrono::steady_clock::now();
     lane = slot.get();
   }
-  auto op = std::make_shared<DirectCall>(this, lane, reactor, call);
+  SendDirect(lane, reactor, {call}, true);
+  return true;
+}
+
+std::vector<StagingWriter::Call*> StagingWriter::TakeQueuedRun() {
+  std::vector<Call*> taken;
+  if (queue_.empty() || !queue_.front()->direct) return taken;
+  const StagedRecord& shape = queue_.front()->records.front();
+  bool keyed = shape.op != schema::StgOp::kInsert;
+  std::set<std::string> keys;
+  std::size_t records = 0;
+  while (!queue_.empty() && queue_.front()->direct) {
+    Call* next = queue_.front();
+    if (!taken.empty() && records + next->records.size() > options_.max_batch_records) break;
+    // One statement: the same shape throughout, and (upserts, deletes) no key
+    // twice; the calls after one that cannot join wait for the next statement.
+    bool joins = true;
+    std::vector<std::string> added;
+    for (const StagedRecord& r : next->records) {
+      if (!SameShape(r, shape)) {
+        joins = false;
+        break;
+      }
+      if (keyed) {
+        std::string key = KeyText(r);
+        if (keys.count(key) != 0 || std::find(added.begin(), added.end(), key) != added.end()) {
+          joins = false;
+          break;
+        }
+        added.push_back(std::move(key));
+      }
+    }
+    if (!joins) break;
+    keys.insert(std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
+    records += next->records.size();
+    taken.push_back(next);
+    queue_.pop_front();
+  }
+  queued_records_ -= records;
+  return taken;
+}
+
+void StagingWriter::SendDirect(Lane* lane, Reactor* reactor, std::vector<Call*> calls, bool spin) {
+  std::vector<const StagedRecord*> records;
+  for (Call* c : calls) {
+    for (const StagedRecord& r : c->records) records.push_back(&r);
+  }
+  auto op = std::make_shared<DirectCall>(this, lane, reactor, std::move(calls));
+  op->spin = spin;
   auto [sql, params] = RunStatement(store::DialectKind::kPostgres, records, 0, records.size(), {}, lane->cache);
   Status started = lane->db->StartRepeated(*sql, params);
   if (!started.ok()) {
     FinishDirect(*op, started, false);
-    return true;
+    return;
   }
   StepDirect(std::move(op), true);
-  return true;
 }
 
 void StagingWriter::StepDirect(std::shared_ptr<DirectCall> op, bool ready) {
@@ -406,43 +473,70 @@ void StagingWriter::StepDirect(std::shared_ptr<DirectCall> op, bool ready) {
     return;
   }
   Reactor* reactor = op->reactor;
-  reactor->WaitFd(db.Socket(), wait == store::Database::IoWait::kWrite,
+  // Spin for the answer only when the writer was idle when this call came (one
+  // client calling one call after the other): with more calls about, the core
+  // is better left to the database and to the other calls' threads.
+  bool spin = op->spin;  // read before `op` moves into the callback
+  int socket = op->lane->socket;
+  reactor->WaitFd(socket, wait == store::Database::IoWait::kWrite, spin,
                   [this, op = std::move(op)](bool ok) mutable { StepDirect(std::move(op), ok); });
 }
 
 void StagingWriter::FinishDirect(DirectCall& op, const Status& status, bool sent) {
-  Call* call = std::exchange(op.call, nullptr);
+  std::vector<Call*> calls = std::exchange(op.calls, {});
   Lane& lane = *op.lane;
   // Unavailable: the connection is gone (a worker opens another when asked).
-  if (status.code() == Status::Code::kUnavailable) lane.db.reset();
+  if (status.code() == Status::Code::kUnavailable && lane.db) {
+    if (op.reactor != nullptr) op.reactor->Forget(lane.socket);
+    lane.db.reset();
+  }
   bool requeue = !status.ok() && (status.code() != Status::Code::kUnavailable || !sent);
-  bool waiting = false;
+  std::vector<Call*> next;
+  bool wake_worker = false;
   {
     std::lock_guard lock(mu_);
     lane.busy = false;
     --running_;
     if (requeue && !workers_gone_) {
       // Nothing was written (one statement, failed, or never sent): the workers
-      // run it again and answer it as for any call.
-      queued_records_ += call->records.size();
-      queue_.push_front(call);
-      call = nullptr;
+      // run these again as any batch (call by call should it fail) and answer
+      // each with its own fault. At the front, in their order.
+      for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
+        (*it)->direct = false;
+        queued_records_ += (*it)->records.size();
+        queue_.push_front(*it);
+      }
+      calls.clear();
     }
-    waiting = !queue_.empty();
+    // The calls that gathered meanwhile go out on this lane at once, as the
+    // next statement, without waking a worker (a futex call, two context
+    // switches, and the worker's own wait for the database's answer).
+    if (lane.db && op.reactor != nullptr && !workers_gone_) next = TakeQueuedRun();
+    if (!next.empty()) {
+      lane.busy = true;
+      ++running_;
+      last_start_ = std::chrono::steady_clock::now();
+    }
+    // What no lane may take (a replay, a transaction of several statements)
+    // is the workers'.
+    wake_worker = !queue_.empty() && (next.empty() || !queue_.front()->direct);
   }
-  // A worker may start the calls that gathered meanwhile (or this one); with
-  // none, no worker is woken for nothing (a futex call and two context switches).
-  if (waiting) cv_.notify_one();
-  if (call == nullptr) return;
+  if (wake_worker) cv_.notify_one();
+  // The next statement goes out before these calls are answered: the database
+  // works on it while this thread writes the responses.
+  if (!next.empty()) SendDirect(&lane, op.reactor, std::move(next), false);
+  if (calls.empty()) return;
   if (status.ok()) {
-    if (options_.on_batch) options_.on_batch(1, call->records.size());
-    Answer(call, status);
+    if (options_.on_batch) {
+      std::size_t records = 0;
+      for (Call* c : calls) records += c->records.size();
+      options_.on_batch(calls.size(), records);
+    }
+    for (Call* c : calls) Answer(c, status);
     return;
   }
-  if (status.code() == Status::Code::kUnavailable) {
-    spdlog::error("staging write on the direct lane failed: {}", status.ToString());
-  }
-  Answer(call, UnavailableError());
+  spdlog::error("staging write of {} call(s) on the direct lane failed: {}", calls.size(), status.ToString());
+  for (Call* c : calls) Answer(c, UnavailableError());
 }
 
 void StagingWriter::OpenLanes() {
@@ -468,6 +562,7 @@ void StagingWriter::OpenLanes() {
     lane->opening = false;
     if (db.ok()) {
       lane->db = std::move(db).value();
+      lane->socket = lane->db->Socket();
     } else {
       lane->retry_after = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       spdlog::warn("staging writer: no connection for a direct lane ({}); its calls go through the workers",
@@ -498,11 +593,16 @@ void StagingWriter::WriteAsync(std::vector<StagedRecord> records, Done done) {
   }
   auto* call = new Call{std::move(records), std::move(done)};
   if (TryDirect(call)) return;
+  bool wake = false;
   {
     std::unique_lock lock(mu_);
     if (!stopping_) {
       queued_records_ += call->records.size();
       queue_.push_back(call);
+      // While a batch runs, whoever ends it takes this call (a lane, or a
+      // worker after its batch); a waiting worker looks again by itself once
+      // join_after passed (NextBatch). Nobody is woken for every call.
+      wake = running_ == 0 || !call->direct || queued_records_ >= options_.max_batch_records;
       call = nullptr;
     }
   }
@@ -510,7 +610,7 @@ void StagingWriter::WriteAsync(std::vector<StagedRecord> records, Done done) {
     Answer(call, UnavailableError());
     return;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 Status StagingWriter::Write(std::vector<StagedRecord> records) {
@@ -569,7 +669,13 @@ std::vector<StagingWriter::Call*> StagingWriter::NextBatch() {
   for (;;) {
     if (queue_.empty()) {
       if (stopping_) return {};  // stopping and drained
-      cv_.wait(lock);
+      // While a batch runs, calls are queued without waking anyone (WriteAsync):
+      // look again after join_after, should the batch run long.
+      if (running_ > 0) {
+        cv_.wait_for(lock, options_.join_after);
+      } else {
+        cv_.wait(lock);
+      }
       continue;
     }
     // Start now when no batch is running, when a full batch waits, or when the

@@ -46,6 +46,10 @@
 #include "staging/record.h"
 #include "store/pool.h"
 
+namespace stagebridge {
+class Reactor;
+}  // namespace stagebridge
+
 namespace stagebridge::staging {
 
 // The sequence numbering staged writes (iStgSeq).
@@ -100,6 +104,7 @@ class StagingWriter {
   struct Call {
     std::vector<StagedRecord> records;
     Done done;
+    bool direct = false;  // one statement alone: a lane may send it (not a replay)
   };
   // Answers `call` (once); the call is gone afterwards.
   static void Answer(Call* call, const Status& status);
@@ -123,12 +128,20 @@ class StagingWriter {
   // used by that loop's thread alone while `busy`.
   struct Lane;
   struct DirectCall;
-  // Sends `call` on the calling thread's lane when the lane may take it; false
-  // (the call untouched) otherwise.
+  // Takes `call` onto the calling thread's lane (sent at once, or with the
+  // lane's next statement) when the lane may take it; false (the call
+  // untouched) otherwise.
   bool TryDirect(Call* call);
+  // Takes the queued calls a lane's next statement sends (one run, in order,
+  // from the front); none when the front is not a lane's. REQUIRES: mu_ held.
+  std::vector<Call*> TakeQueuedRun();
+  // Sends `calls` (one run) on `lane` as one statement, from its loop's thread;
+  // `spin`: the loop may poll for the answer.
+  void SendDirect(Lane* lane, Reactor* reactor, std::vector<Call*> calls, bool spin);
   // Moves a direct call on after its socket was ready (or not: `ready` false).
   void StepDirect(std::shared_ptr<DirectCall> op, bool ready);
-  // Ends a direct call: answers it, or hands it to the workers.
+  // Ends a lane's statement: answers its calls, or hands them to the workers,
+  // and sends the lane's next statement.
   void FinishDirect(DirectCall& op, const Status& status, bool sent);
   // A worker opens the connections lanes asked for (outside the lock).
   void OpenLanes();

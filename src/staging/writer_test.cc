@@ -665,9 +665,10 @@ class TestLoop final : public Reactor {
     });
     ran.get_future().wait();
   }
-  void WaitFd(int fd, bool write, std::function<void(bool ok)> ready) override {
+  void WaitFd(int fd, bool write, bool /*spin*/, std::function<void(bool ok)> ready) override {
     waits_.push_back(Wait{fd, write, std::move(ready)});
   }
+  void Forget(int /*fd*/) override {}  // each poll(2) takes the descriptors afresh
   std::thread::id id() const { return thread_.get_id(); }
   // From now on waits are dropped uncalled, as when a server's loop ends.
   void DropWaits() { drop_ = true; }
@@ -957,6 +958,104 @@ class Answers {
   std::condition_variable cv_;
   std::map<std::string, Status> statuses_;  // GUARDED_BY(mu_)
 };
+
+// Calls made while a lane's statement runs — on that loop and on another —
+// are queued without waking a worker, and the loop whose statement ends sends
+// them on its own lane as one statement: upserts of one key in two calls still
+// go in two statements, in order, and every call is answered after its commit.
+TEST_P(WriterTest, CallsQueuedWhileALaneStatementRunsGoOutOnTheLane) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL only";
+  TestLoop a;
+  TestLoop b;
+  std::mutex mu;
+  std::vector<std::pair<std::thread::id, std::size_t>> batches;  // GUARDED_BY(mu): thread, calls
+  pool_ = std::make_unique<store::ConnectionPool>(local_->url(), 2);
+  WriterOptions options;
+  options.join_after = std::chrono::seconds(30);  // no worker steps in while the lane's statement is held
+  options.on_batch = [&](std::size_t calls, std::size_t) {
+    std::lock_guard lock(mu);
+    batches.emplace_back(std::this_thread::get_id(), calls);
+  };
+  writer_ = std::make_unique<StagingWriter>(*pool_, std::move(options));
+  ASSERT_TRUE(writer_->Prepare().ok());
+  writer_->Start();
+  auto write_on = [&](TestLoop& loop, const std::string& attrs, Mode mode) {
+    std::promise<Status> answered;
+    loop.Post(
+        [&] { writer_->WriteAsync(Records(Sample(attrs), mode), [&](const Status& st) { answered.set_value(st); }); });
+    return answered.get_future().get();
+  };
+  for (int i = 0; i < 3; ++i) {  // both lanes open (after their first call, by a worker)
+    ASSERT_TRUE(write_on(a, "_key=\"@id\" id=\"WA" + std::to_string(i) + "\"", Mode::kIngest).ok());
+    ASSERT_TRUE(write_on(b, "_key=\"@id\" id=\"WB" + std::to_string(i) + "\"", Mode::kIngest).ok());
+  }
+  {
+    std::lock_guard lock(mu);
+    batches.clear();
+  }
+  // Holds the row the first call upserts, so its statement on loop a's lane runs until released.
+  std::unique_ptr<store::Database> locker = local_->Open();
+  ASSERT_TRUE(locker->Begin().ok());
+  ASSERT_TRUE(locker
+                  ->Execute("INSERT INTO DemSampleTableStg (uSampleTableId, iDelete, tsLastModified, iStgSeq, "
+                            "iStgKey, iStgOp) VALUES ('HELD', 0, CURRENT_TIMESTAMP, 0, 0, 0)")
+                  .ok());
+  constexpr int kCalls = 20;  // on each loop, after the first
+  Answers answers(2 * kCalls + 3);
+  std::unique_ptr<store::Database> observer = local_->Open();
+  std::mutex observer_mu;
+  auto visible_then = [&](const std::string& id, StagingWriter::Done done) {
+    return [&observer, &observer_mu, id, done = std::move(done)](const Status& st) {
+      std::unique_lock lock(observer_mu);
+      Result<std::vector<store::Row>> rows =
+          observer->Query("SELECT COUNT(*) FROM DemSampleTableStg WHERE uSampleTableId = $1", {id});
+      lock.unlock();
+      bool visible = rows.ok() && std::get<std::int64_t>((*rows)[0][0]) == 1;
+      done(st.ok() && !visible ? Status::Internal("answered before its row was committed") : st);
+    };
+  };
+  a.RunHere([&] {
+    writer_->WriteAsync(Records(Sample(R"(_key="@id" id="HELD" testcol1="held")"), Mode::kIngestExt),
+                        answers.For("held"));
+  });
+  // Now the lane's statement waits for the lock: these are all queued.
+  a.RunHere([&] {
+    writer_->WriteAsync(Records(Sample(R"(_key="@id" id="K" testcol1="first")"), Mode::kIngestExt), answers.For("k1"));
+    for (int i = 0; i < kCalls; ++i) {
+      std::string id = "A" + std::to_string(i);
+      writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"a\""), Mode::kIngestExt),
+                          visible_then(id, answers.For(id)));
+    }
+    writer_->WriteAsync(Records(Sample(R"(_key="@id" id="K" testcol1="second")"), Mode::kIngestExt), answers.For("k2"));
+  });
+  b.RunHere([&] {
+    for (int i = 0; i < kCalls; ++i) {
+      std::string id = "B" + std::to_string(i);
+      writer_->WriteAsync(Records(Sample("_key=\"@id\" id=\"" + id + "\" testcol1=\"b\""), Mode::kIngestExt),
+                          visible_then(id, answers.For(id)));
+    }
+  });
+  ASSERT_TRUE(locker->Rollback().ok());
+  ASSERT_TRUE(answers.Wait());
+  for (const auto& [id, st] : answers.statuses()) EXPECT_TRUE(st.ok()) << id << ": " << st.ToString();
+  std::map<std::string, StagedRow> rows = Rows();
+  EXPECT_EQ(rows["K"].testcol1, "second") << "the later call on the same key must win";
+  EXPECT_EQ(rows["HELD"].testcol1, "held");
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM DemSampleTableStg WHERE uSampleTableId LIKE 'A%' OR uSampleTableId LIKE 'B%'"),
+            2 * kCalls);
+  std::lock_guard lock(mu);
+  // The held statement, then the queued calls: one statement for everything
+  // but the second write of K (which waits for the next), all on loop a.
+  ASSERT_FALSE(batches.empty());
+  std::size_t calls = 0;
+  for (const auto& [thread, n] : batches) {
+    EXPECT_EQ(thread, a.id()) << "a queued call went through a worker, not the lane that ended";
+    calls += n;
+  }
+  EXPECT_EQ(calls, static_cast<std::size_t>(2 * kCalls + 3));
+  EXPECT_LE(batches.size(), 3u) << "the queued calls did not go out together";
+  writer_.reset();  // before the loops: the lanes' connections go with the writer
+}
 
 // Many calls queued at once from one thread, none waiting: each is answered
 // once, and only after its row is committed (another connection sees it).
