@@ -289,7 +289,10 @@ class IoLoop final : public Reactor {
   // other sends it within tens of microseconds, and it then costs no wake-up.
   // With more connections there is other work to do, and no polling.
   void Answered() {
-    if (*connections_ == 1 && busy_poll_.count() > 0) spin_until_ = std::chrono::steady_clock::now() + busy_poll_;
+    if (*connections_ == 1 && busy_poll_.count() > 0) {
+      spin_until_ = std::chrono::steady_clock::now() + busy_poll_;
+      spinning_ = true;
+    }
   }
 
   // The loop of the calling thread (an I/O thread's), or null.
@@ -299,8 +302,13 @@ class IoLoop final : public Reactor {
   void Run() {
     Reactor::SetCurrent(this);
     for (;;) {
-      auto now = std::chrono::steady_clock::now();
-      if (((pending_ > 0 && now < poll_until_) || now < spin_until_) && Spin()) {
+      bool poll = false;
+      if (pending_ > 0 || spinning_) {  // the clock is read only when polling may be due
+        auto now = std::chrono::steady_clock::now();
+        spinning_ = now < spin_until_;
+        poll = ((pending_ > 0 && now < poll_until_) || spinning_) && Spin();
+      }
+      if (poll) {
         if (ioc_.poll() == 0 && ioc_.stopped()) break;
         continue;
       }
@@ -343,6 +351,7 @@ class IoLoop final : public Reactor {
   std::shared_ptr<int> connections_ = std::make_shared<int>(0);  // served now
   std::chrono::steady_clock::time_point poll_until_;
   std::chrono::steady_clock::time_point spin_until_;
+  bool spinning_ = false;  // spin_until_ may be ahead
 };
 
 }  // namespace

@@ -464,6 +464,7 @@ Status PostgresDatabase::StartRepeated(std::string_view sql, const Params& param
   int flushed = PQflush(conn_);
   if (flushed < 0) return ConnectionLost();
   async_.flushing = flushed == 1;
+  async_.just_sent = !async_.flushing;
   return Status::Ok();
 }
 
@@ -479,6 +480,13 @@ Database::IoWait PostgresDatabase::Advance() {
       if (flushed < 0) return fail(ConnectionLost());
       async_.flushing = flushed == 1;
       if (async_.flushing) return IoWait::kWrite;
+      async_.just_sent = true;
+    }
+    if (async_.just_sent) {
+      // The answer cannot be here yet: wait for the socket rather than try a
+      // read that would fail with EAGAIN (a system call per statement).
+      async_.just_sent = false;
+      return IoWait::kRead;
     }
     if (PQconsumeInput(conn_) == 0) return fail(ConnectionLost());
     bool finished = false;
@@ -507,6 +515,7 @@ Database::IoWait PostgresDatabase::Advance() {
     int flushed = PQflush(conn_);
     if (flushed < 0) return fail(ConnectionLost());
     async_.flushing = flushed == 1;
+    async_.just_sent = !async_.flushing;
   }
   return IoWait::kDone;
 }

@@ -96,12 +96,13 @@ class PostgresDatabase final : public Database {
   enum class AsyncStage { kIdle, kPreparing, kExecuting, kDone };
   struct Async {
     AsyncStage stage = AsyncStage::kIdle;
-    bool flushing = false;  // the output buffer is not all sent yet
-    std::string name;       // the prepared statement
-    std::string statement;  // its text, remembered once its Parse succeeded
-    Params params;          // kept while the statement is being prepared
-    ResultPtr result;       // the first result of the current stage
-    Status error;           // a failure outside any result (connection lost)
+    bool flushing = false;   // the output buffer is not all sent yet
+    bool just_sent = false;  // all sent just now: no answer can be read before the socket says so
+    std::string name;        // the prepared statement
+    std::string statement;   // its text, remembered once its Parse succeeded
+    Params params;           // kept while the statement is being prepared
+    ResultPtr result;        // the first result of the current stage
+    Status error;            // a failure outside any result (connection lost)
   };
   // Sends the Bind/Execute of async_.name; false (and async_.error) when it cannot.
   bool SendPrepared(const Params& params);
