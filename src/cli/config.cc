@@ -30,10 +30,10 @@ const std::vector<KeyDef>& ConfigKeys() {
       {"handler_threads", "64", "threads running blocking SOAP calls (all but Ingest/IngestExt) and /metrics"},
       {"writer_threads", "2", "staging writer transactions running at once (group commit workers)"},
       {"writer_direct_lane", "true",
-       "PostgreSQL: a call arriving while the writer is idle is sent by its I/O thread at once (no worker hand-off)"},
+       "PostgreSQL: I/O threads send staging statements themselves, without waking a writer thread"},
       {"busy_poll_us", "1000",
-       "microseconds an I/O thread polls instead of sleeping while a direct-lane statement's answer is due (0 = "
-       "sleep)"},
+       "microseconds an I/O thread polls instead of sleeping for a sequential client's next answer or request "
+       "(one thread at most; 0 = sleep)"},
       {"session_lifetime", "86400", "session lifetime in seconds (24 h)"},
       {"session_token_only", "false", "accept calls carrying the session token without the security token"},
       {"lockout_attempts", "5", "consecutive failed logons that lock a login"},

@@ -99,11 +99,13 @@ struct ServerOptions {
   TlsOptions tls;                         // when enabled(), `listen` speaks HTTPS
   std::string listen_http;                // with TLS: a second listener speaking plain HTTP ("" = none)
   int threads = 0;                        // I/O threads; 0 = one per core
-  // While code on an I/O thread waits for a socket it expects to answer within
-  // microseconds (Reactor::WaitFd: the staging writer's statement on its direct
-  // lane), the thread polls instead of sleeping, for at most this long per
-  // wait: the answer then costs no thread wake-up (tens of µs on a VM). 0 =
-  // always sleep. Polling happens only while such a wait is pending.
+  // An I/O thread polls instead of sleeping, for at most this long at a time,
+  // while code on it waits for a socket it expects to answer within
+  // microseconds (Reactor::WaitFd with `spin`: the staging writer's statement
+  // sent while the writer was idle), and after a response when it serves a
+  // single connection: the answer or the next request then costs no thread
+  // wake-up (tens of µs on a VM). One I/O thread at most polls at a time. 0 =
+  // always sleep.
   std::chrono::microseconds busy_poll{kDefaultBusyPoll};
   // Threads of the handler pool, which runs blocking work (a Handler, or what an
   // AsyncHandler passes to RunBlocking): it bounds the blocking requests handled
