@@ -114,7 +114,7 @@ Request ToRequest(bhttp::request<bhttp::string_body>&& raw, const std::string& r
   for (const auto& field : raw) {
     std::string name(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers[name] = std::string(field.value());
+    r.headers.insert_or_assign(std::move(name), std::string(field.value()));  // a repeated header: the last
   }
   r.body = std::move(raw.body());
   r.remote = remote;

@@ -2,6 +2,7 @@
 #include "soap/envelope.h"
 
 #include <cctype>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -17,10 +18,11 @@ Status Malformed(std::string_view what) {
   return CodedError(Status::Code::kInvalidArgument, codes::kMalformed, what);
 }
 
-std::string Trim(std::string_view s) {
+// `s` without its leading and trailing white space (a view into it: no copy).
+std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
 
 // The value of the xsi:type attribute, whatever prefix the sender bound to the
@@ -62,9 +64,9 @@ std::string CookieValue(std::string_view cookies, std::string_view name) {
   while (pos < cookies.size()) {
     std::size_t end = cookies.find(';', pos);
     if (end == std::string_view::npos) end = cookies.size();
-    std::string item = Trim(cookies.substr(pos, end - pos));
+    std::string_view item = Trim(cookies.substr(pos, end - pos));
     auto eq = item.find('=');
-    if (eq != std::string::npos && item.substr(0, eq) == name) return item.substr(eq + 1);
+    if (eq != std::string_view::npos && item.substr(0, eq) == name) return std::string(item.substr(eq + 1));
     pos = end + 1;
   }
   return {};
@@ -74,8 +76,8 @@ std::string CookieValue(std::string_view cookies, std::string_view name) {
 std::string HeaderValue(const HttpCall& http, const std::string& name) {
   auto it = http.headers.find(name);
   if (it == http.headers.end()) return {};
-  std::string v = Trim(it->second);
-  return (v == "''" || v == "\"\"") ? std::string() : v;
+  std::string_view v = Trim(it->second);
+  return (v == "''" || v == "\"\"") ? std::string() : std::string(v);
 }
 
 // The charset parameter of a Content-Type ("text/xml; charset=ISO-8859-1"), unquoted.
@@ -85,7 +87,7 @@ std::string ContentTypeCharset(std::string_view content_type) {
   auto pos = lower.find("charset=");
   if (pos == std::string::npos) return {};
   std::string value = lower.substr(pos + 8, lower.find(';', pos) - pos - 8);
-  value = Trim(value);
+  value = std::string(Trim(value));
   if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'')) value = value.substr(1, value.size() - 2);
   // Only Latin-1 changes how we read a body; any other label means UTF-8 here.
   return (value == "iso-8859-1" || value == "latin1" || value == "iso8859-1" || value == "latin-1") ? value : "";
@@ -102,19 +104,19 @@ constexpr std::string_view kEnvelopeClose = "</SOAP-ENV:Body>\n</SOAP-ENV:Envelo
 
 std::string SessionToken(const SoapCall& call, bool has_token_param) {
   if (has_token_param && !call.params.empty() && !call.params[0].element) {
-    std::string token = Trim(call.params[0].text);
+    std::string token(Trim(call.params[0].text));
     if (!token.empty()) return token;
   }
   return call.transport_session_token;
 }
 
 bool SplitAction(std::string_view action, std::string& service, std::string& method) {
-  std::string a = Trim(action);
-  if (a.size() >= 2 && a.front() == '"' && a.back() == '"') a = Trim(std::string_view(a).substr(1, a.size() - 2));
+  std::string_view a = Trim(action);
+  if (a.size() >= 2 && a.front() == '"' && a.back() == '"') a = Trim(a.substr(1, a.size() - 2));
   auto hash = a.find('#');
-  if (hash == std::string::npos || hash == 0 || hash + 1 == a.size()) return false;
-  service = a.substr(0, hash);
-  method = a.substr(hash + 1);
+  if (hash == std::string_view::npos || hash == 0 || hash + 1 == a.size()) return false;
+  service = std::string(a.substr(0, hash));
+  method = std::string(a.substr(hash + 1));
   if (service.starts_with("urn:")) service = service.substr(4);
   return service.find(':') != std::string::npos;
 }
@@ -244,25 +246,33 @@ Result<SoapCall> ParseCall(const HttpCall& http) {
 }
 
 std::string EncodeResponse(std::string_view method, std::string_view response_ns, const std::vector<OutValue>& outs) {
-  std::string out = fmt::format(kEnvelopeOpen, response_ns);
-  out += fmt::format("<{}Response xmlns='{}' SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'",
-                     method, response_ns);
+  // Written in place into one buffer sized for the usual response: one
+  // allocation, not one per part.
+  std::size_t size = kEnvelopeOpen.size() + kEnvelopeClose.size() + 2 * method.size() + 2 * response_ns.size() + 160;
+  for (const OutValue& v : outs) size += 2 * v.name.size() + v.xsi_type.size() + v.text.size() + v.xml.size() + 120;
+  std::string out;
+  out.reserve(size);
+  auto to = std::back_inserter(out);
+  fmt::format_to(to, kEnvelopeOpen, response_ns);
+  fmt::format_to(to, "<{}Response xmlns='{}' SOAP-ENV:encodingStyle='http://schemas.xmlsoap.org/soap/encoding/'",
+                 method, response_ns);
   if (outs.empty()) {
     out += "/>\n";
   } else {
     out += ">\n";
     for (const OutValue& v : outs) {
       if (v.xsi_type == "ns:Element") {
-        out += fmt::format(
+        fmt::format_to(
+            to,
             "<{0} xsi:type='ns:Element' SOAP-ENV:encodingStyle='http://xml.apache.org/xml-soap/literalxml'>{1}</{0}>\n",
             v.name, v.xml);
       } else if (v.text.empty()) {
-        out += fmt::format("<{} xsi:type='{}'/>\n", v.name, v.xsi_type);
+        fmt::format_to(to, "<{} xsi:type='{}'/>\n", v.name, v.xsi_type);
       } else {
-        out += fmt::format("<{0} xsi:type='{1}'>{2}</{0}>\n", v.name, v.xsi_type, xml::Escape(v.text, '\0'));
+        fmt::format_to(to, "<{0} xsi:type='{1}'>{2}</{0}>\n", v.name, v.xsi_type, xml::Escape(v.text, '\0'));
       }
     }
-    out += fmt::format("</{}Response>\n", method);
+    fmt::format_to(to, "</{}Response>\n", method);
   }
   out += kEnvelopeClose;
   return out;

@@ -1,9 +1,11 @@
 // decode.cc — Ingest / IngestExt documents → staged records.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <set>
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "staging/record.h"
@@ -209,16 +211,32 @@ Status InRecord(std::size_t index, const Status& status) {
 
 }  // namespace
 
+namespace {
+
+// Bumped in the child of every fork(): a pool of random bytes inherited from
+// the parent must not be used again, or parent and child would draw the same ids.
+std::atomic<unsigned> fork_generation{0};
+
+void AfterForkInChild() {
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 std::string NewUuid() {
   // Random bytes are drawn from libsodium 4 KiB at a time per thread (the same
-  // generator; one getrandom(2) per 256 ids instead of one per id).
-  static const bool kInitialised = sodium_init() >= 0;
+  // generator; one getrandom(2) per 256 ids instead of one per id), the pool
+  // refilled after a fork.
+  static const bool kInitialised = sodium_init() >= 0 && pthread_atfork(nullptr, nullptr, AfterForkInChild) == 0;
   (void)kInitialised;
   thread_local std::array<unsigned char, 4096> pool;
   thread_local std::size_t used = pool.size();
-  if (used == pool.size()) {
+  thread_local unsigned generation = 0;
+  unsigned now = fork_generation.load(std::memory_order_relaxed);
+  if (used == pool.size() || generation != now) {
     randombytes_buf(pool.data(), pool.size());
     used = 0;
+    generation = now;
   }
   unsigned char* b = pool.data() + used;
   used += 16;

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <pugixml.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "staging/record.h"
 
@@ -242,6 +244,29 @@ TEST_F(DecodeTest, GeneratedUuidsAreV4LowerCaseAndUnique) {
     seen.insert(u);
   }
   EXPECT_EQ(seen.size(), 2000u);
+}
+
+// The ids come from a per-thread pool of random bytes: a child of fork() must
+// not draw the ids its parent draws next (a worker killed and run again, a
+// death test).
+TEST_F(DecodeTest, ForkedChildDrawsOtherUuidsThanItsParent) {
+  (void)NewUuid();  // the pool is filled, with bytes the child inherits
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string id = NewUuid();
+    ssize_t written = write(fds[1], id.data(), id.size());
+    _exit(written == static_cast<ssize_t>(id.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string from_child(36, '\0');
+  ASSERT_EQ(read(fds[0], from_child.data(), from_child.size()), 36);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_NE(from_child, NewUuid()) << "parent and child drew the same id";
 }
 
 TEST_F(DecodeTest, DeclaredKey) {

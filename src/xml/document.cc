@@ -2,6 +2,7 @@
 #include "xml/document.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <vector>
@@ -113,6 +114,18 @@ Status CheckRawText(std::string_view t, std::string_view what) {
 
 // Duplicate attribute names on one element (pugixml keeps both).
 bool HasDuplicateAttribute(pugi::xml_node node) {
+  // The usual handful of attributes: compared pairwise, nothing allocated.
+  constexpr std::size_t kFew = 16;
+  std::array<std::string_view, kFew> few;
+  std::size_t n = 0;
+  for (auto a = node.first_attribute(); a && n < kFew; a = a.next_attribute()) {
+    std::string_view name = a.name();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (few[i] == name) return true;
+    }
+    few[n++] = name;
+  }
+  if (n < kFew) return false;
   std::vector<std::string_view> names;
   for (auto a = node.first_attribute(); a; a = a.next_attribute()) names.emplace_back(a.name());
   std::sort(names.begin(), names.end());
@@ -141,7 +154,9 @@ Status CheckShape(pugi::xml_node root, const ParseLimits& limits, std::string_vi
     pugi::xml_node node;
     std::size_t depth;
   };
-  std::vector<Frame> stack{{root, 0}};
+  std::vector<Frame> stack;
+  stack.reserve(32);  // an envelope's elements fit: one allocation per document
+  stack.push_back({root, 0});
   while (!stack.empty()) {
     Frame f = stack.back();
     stack.pop_back();
