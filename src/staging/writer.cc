@@ -219,22 +219,45 @@ std::string KeyText(const StagedRecord& r) {
   return text;
 }
 
-// How many records from records[i] on go into one statement. Inserts of the
+// Grows one run: the records one statement can stage, in order. Inserts of the
 // same shape always can (a key repeated among them fails the statement, as it
 // would fail one by one). With array parameters (PostgreSQL) upserts and
 // deletes of the same shape can too, as long as no key repeats: one statement
-// cannot change a row twice, and the later write must win. Without them each
-// row takes its parameters, so a statement stays under the parameter limit.
+// cannot change a row twice, and the later write must win. A key is worked out
+// only once a second record comes (a run of one needs none).
+class RunBuilder {
+ public:
+  // Whether `r` joins the run (the first record always does); once one does
+  // not, the run is over.
+  bool Add(const StagedRecord& r) {
+    if (first_ == nullptr) {
+      first_ = &r;
+      return true;
+    }
+    if (!SameShape(r, *first_)) return false;
+    if (first_->op == schema::StgOp::kInsert) return true;
+    if (keys_.empty()) keys_.insert(KeyText(*first_));
+    return keys_.insert(KeyText(r)).second;
+  }
+
+ private:
+  const StagedRecord* first_ = nullptr;
+  std::set<std::string> keys_;
+};
+
+// How many records from records[i] on go into one statement (RunBuilder).
+// Without array parameters upserts and deletes go one by one, and each row
+// takes its parameters, so a statement stays under the parameter limit.
 std::size_t RunLength(const std::vector<const StagedRecord*>& records, std::size_t i, bool arrays) {
   const StagedRecord& r = *records[i];
   if (r.op != schema::StgOp::kInsert && !arrays) return 1;
   std::size_t per_row = r.values.size() + 1;
-  std::set<std::string> keys;
-  if (r.op != schema::StgOp::kInsert) keys.insert(KeyText(r));
+  RunBuilder builder;
+  builder.Add(r);
   std::size_t run = 1;
-  while (i + run < records.size() && SameShape(*records[i + run], r)) {
+  while (i + run < records.size()) {
     if (!arrays && (run + 1) * per_row > kMaxParamsPerStatement) break;
-    if (r.op != schema::StgOp::kInsert && !keys.insert(KeyText(*records[i + run])).second) break;
+    if (!builder.Add(*records[i + run])) break;
     ++run;
   }
   return run;
@@ -409,34 +432,15 @@ bool StagingWriter::TryDirect(Call* call) {
 
 std::vector<StagingWriter::Call*> StagingWriter::TakeQueuedRun() {
   std::vector<Call*> taken;
-  if (queue_.empty() || !queue_.front()->direct) return taken;
-  const StagedRecord& shape = queue_.front()->records.front();
-  bool keyed = shape.op != schema::StgOp::kInsert;
-  std::set<std::string> keys;
+  RunBuilder builder;
   std::size_t records = 0;
   while (!queue_.empty() && queue_.front()->direct) {
     Call* next = queue_.front();
     if (!taken.empty() && records + next->records.size() > options_.max_batch_records) break;
-    // One statement: the same shape throughout, and (upserts, deletes) no key
-    // twice; the calls after one that cannot join wait for the next statement.
-    bool joins = true;
-    std::vector<std::string> added;
-    for (const StagedRecord& r : next->records) {
-      if (!SameShape(r, shape)) {
-        joins = false;
-        break;
-      }
-      if (keyed) {
-        std::string key = KeyText(r);
-        if (keys.count(key) != 0 || std::find(added.begin(), added.end(), key) != added.end()) {
-          joins = false;
-          break;
-        }
-        added.push_back(std::move(key));
-      }
-    }
+    // A call joins whole, or the run ends before it (it goes with the next).
+    bool joins = std::all_of(next->records.begin(), next->records.end(),
+                             [&builder](const StagedRecord& r) { return builder.Add(r); });
     if (!joins) break;
-    keys.insert(std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
     records += next->records.size();
     taken.push_back(next);
     queue_.pop_front();

@@ -17,11 +17,15 @@
 // none waits does not go through a worker: its statement is sent at once, on a
 // connection that thread keeps for it, without blocking the thread, and the
 // call is answered from the thread's loop when the database replied. That is
-// the batch of one a worker would have run, without its two thread hand-offs;
-// it counts as the running batch, so calls arriving meanwhile gather for a
-// worker as before. A direct call the database refuses is handed to the
-// workers (nothing was written: one statement, outside any transaction), which
-// run it again and name the fault as usual.
+// the batch of one a worker would have run, without its two thread hand-offs.
+// It counts as the running batch: calls arriving meanwhile are queued (nobody
+// is woken), and when the statement ends the same thread sends them on its
+// lane as the next statement (as many from the front as one statement can
+// take), so one statement runs at a time and none needs a worker. A worker
+// steps in for a statement older than join_after, and takes what no lane can
+// send (a call of several statements). Calls whose statement the database
+// refuses are handed to the workers (nothing was written: one statement,
+// outside any transaction), which run them again and name the fault as usual.
 //
 // Thread-safety: thread-safe. Callbacks run on a writer thread, on the
 // caller's event loop (direct lane), or, for a call refused before it was
